@@ -1,0 +1,322 @@
+/**
+ * Training kernels for the tfjs `wasm` backend.
+ *
+ * tfjs-backend-wasm 4.22 can run conv nets forward (XNNPACK) but cannot train them well:
+ *  - Conv2DBackpropFilter is missing (tf.grad of a conv throws),
+ *  - Conv2DBackpropInput is a naive C++ loop (~1 GFLOP/s),
+ *  - Tile is a naive element-by-element loop (~70 ms for 0.5M floats), and the FusedBatchNorm gradient
+ *    tiles the inverse standard deviation to the full activation shape for every BN layer.
+ *
+ * This module registers replacements that work directly on the WASM heap and delegate the arithmetic to
+ * the wasm backend's own XNNPACK-backed BatchMatMul and Conv2D kernels:
+ *  - Conv2DBackpropFilter: im2col written transposed ([K, P]) straight into the heap, then one BatchMatMul
+ *    [K, P] x [P, Cout] (the only BatchMatMul layout that hits XNNPACK's fast path without transposes).
+ *  - Conv2DBackpropInput: stride 1 -> a forward Conv2D of dy with the spatially flipped, in/out-swapped
+ *    filter and explicit padding; stride > 1 -> BatchMatMul dy[P, Cout] x Wt[Cout, K] then col2im in JS.
+ *  - Tile: block copies with copyWithin (doubling), for any rank and dtype stored in a typed array.
+ *
+ * Every kernel reads tensor memory through `backend.typedArrayFromHeap` *after* all allocations of the
+ * call, since growing the WASM memory detaches older views. Temporaries are freed with disposeData.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type TensorInfo = tf.TensorInfo;
+type DataId = TensorInfo["dataId"];
+type HeapArray = Float32Array | Int32Array | Uint8Array;
+
+/** The slice of tfjs-backend-wasm's BackendWasm that these kernels use. */
+export interface WasmBackendLike {
+  typedArrayFromHeap(t: TensorInfo): HeapArray;
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  disposeData(dataId: DataId, force?: boolean): boolean;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+/** The kernels this module registers on `wasm`, in registration order. */
+export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "Tile"] as const;
+
+const originals = new Map<string, KernelFn>();
+let installed = false;
+
+function wasmKernel(name: string): KernelFn {
+  const orig = originals.get(name);
+  if (orig) return orig;
+  const k = tf.getKernel(name, "wasm");
+  if (!k) throw new Error(`wasm backend has no ${name} kernel`);
+  return k.kernelFunc as unknown as KernelFn;
+}
+
+function call(name: string, inputs: tf.NamedTensorInfoMap, backend: WasmBackendLike, attrs: tf.NamedAttrMap = {}): TensorInfo {
+  return wasmKernel(name)({ inputs, backend, attrs }) as TensorInfo;
+}
+
+function f32(backend: WasmBackendLike, t: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+function convInfoOf(
+  xShape: number[],
+  filterShape: number[],
+  attrs: tf.NamedAttrMap,
+): tf.backend_util.Conv2DInfo {
+  const dataFormat = (attrs.dataFormat as string | undefined) ?? "NHWC";
+  if (dataFormat !== "NHWC" && dataFormat !== "channelsLast") {
+    throw new Error(`wasm training kernels support NHWC only, got dataFormat ${dataFormat}`);
+  }
+  const dil = attrs.dilations as number | [number, number] | undefined;
+  if (dil != null && (Array.isArray(dil) ? dil[0] !== 1 || dil[1] !== 1 : dil !== 1)) {
+    throw new Error("wasm conv backprop kernels support dilation 1 only");
+  }
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as "valid" | "same" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    false,
+    "channelsLast",
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropFilter: dW[ky,kx,ci,co] = sum_p cols[p, (ky,kx,ci)] * dy[p, co]
+
+/** Writes im2col(x) transposed: out[k * P + p], k = (ky*kw + kx)*ci + c, p = (n*oh + oy)*ow + ox. */
+function im2colT(x: Float32Array, out: Float32Array, ci: tf.backend_util.Conv2DInfo): void {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = ci;
+  const pt = ci.padInfo.top, pl = ci.padInfo.left;
+  const P = N * OH * OW;
+  for (let ky = 0; ky < KH; ky++) {
+    for (let kx = 0; kx < KW; kx++) {
+      const kBase = (ky * KW + kx) * C;
+      for (let c = 0; c < C; c++) {
+        const row = (kBase + c) * P;
+        let p = row;
+        for (let n = 0; n < N; n++) {
+          const xn = n * H * W * C + c;
+          for (let oy = 0; oy < OH; oy++) {
+            const iy = oy * SH - pt + ky;
+            if (iy < 0 || iy >= H) {
+              out.fill(0, p, p + OW);
+              p += OW;
+              continue;
+            }
+            const xr = xn + iy * W * C;
+            let ix = kx - pl;
+            for (let ox = 0; ox < OW; ox++, ix += SW) {
+              out[p++] = ix >= 0 && ix < W ? x[xr + ix * C] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs ?? {};
+  const filterShape = attrs.filterShape as number[];
+  const ci = convInfoOf(x.shape, filterShape, attrs);
+  const { batchSize: N, outHeight: OH, outWidth: OW, inChannels: C, outChannels: CO } = ci;
+  const K = ci.filterHeight * ci.filterWidth * C;
+  const P = N * OH * OW;
+  const colsT = backend.makeOutput([1, K, P], "float32");
+  im2colT(f32(backend, x), f32(backend, colsT), ci);
+  const dy3 = call("Reshape", { x: dy }, backend, { shape: [1, P, CO] });
+  const prod = call("BatchMatMul", { a: colsT, b: dy3 }, backend, { transposeA: false, transposeB: false });
+  backend.disposeData(colsT.dataId);
+  backend.disposeData(dy3.dataId);
+  const out = call("Reshape", { x: prod }, backend, { shape: filterShape });
+  backend.disposeData(prod.dataId);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropInput
+
+/** W[kh,kw,ci,co] -> W'[kh,kw,co,ci] with W'[ky,kx,o,i] = W[kh-1-ky, kw-1-kx, i, o]. */
+function flipSwapFilter(w: Float32Array, out: Float32Array, KH: number, KW: number, C: number, CO: number): void {
+  for (let ky = 0; ky < KH; ky++) {
+    for (let kx = 0; kx < KW; kx++) {
+      const src = ((KH - 1 - ky) * KW + (KW - 1 - kx)) * C * CO;
+      const dst = (ky * KW + kx) * CO * C;
+      for (let i = 0; i < C; i++) {
+        const s = src + i * CO;
+        for (let o = 0; o < CO; o++) out[dst + o * C + i] = w[s + o];
+      }
+    }
+  }
+}
+
+/** W[kh,kw,ci,co] viewed as [K, co] -> Wt[co, K]. */
+function transposeFilter(w: Float32Array, out: Float32Array, K: number, CO: number): void {
+  for (let k = 0; k < K; k++) {
+    const s = k * CO;
+    for (let o = 0; o < CO; o++) out[o * K + k] = w[s + o];
+  }
+}
+
+/** dx[n,iy,ix,c] += cols[p, (ky,kx,c)]; dx must be zeroed first. */
+function col2im(cols: Float32Array, dx: Float32Array, ci: tf.backend_util.Conv2DInfo): void {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = ci;
+  const pt = ci.padInfo.top, pl = ci.padInfo.left;
+  const K = KH * KW * C;
+  let p = 0;
+  for (let n = 0; n < N; n++) {
+    const xn = n * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++, p++) {
+        const cp = p * K;
+        for (let ky = 0; ky < KH; ky++) {
+          const iy = oy * SH - pt + ky;
+          if (iy < 0 || iy >= H) continue;
+          const xr = xn + iy * W * C;
+          for (let kx = 0; kx < KW; kx++) {
+            const ix = ox * SW - pl + kx;
+            if (ix < 0 || ix >= W) continue;
+            const xo = xr + ix * C;
+            const co = cp + (ky * KW + kx) * C;
+            for (let c = 0; c < C; c++) dx[xo + c] += cols[co + c];
+          }
+        }
+      }
+    }
+  }
+}
+
+function conv2DBackpropInput(args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs ?? {};
+  const inputShape = attrs.inputShape as number[];
+  const ci = convInfoOf(inputShape, filter.shape, attrs);
+  const { filterHeight: KH, filterWidth: KW, inChannels: C, outChannels: CO } = ci;
+  const { inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, batchSize: N } = ci;
+
+  if (ci.strideHeight === 1 && ci.strideWidth === 1) {
+    // Full correlation of dy with the flipped filter: a forward conv on XNNPACK.
+    const t = KH - 1 - ci.padInfo.top;
+    const l = KW - 1 - ci.padInfo.left;
+    const b = H - OH + KH - 1 - t;
+    const r = W - OW + KW - 1 - l;
+    if (t >= 0 && l >= 0 && b >= 0 && r >= 0) {
+      const wf = backend.makeOutput([KH, KW, CO, C], "float32");
+      flipSwapFilter(f32(backend, filter), f32(backend, wf), KH, KW, C, CO);
+      const out = call("Conv2D", { x: dy, filter: wf }, backend, {
+        strides: [1, 1],
+        pad: [[0, 0], [t, b], [l, r], [0, 0]] as unknown as tf.NamedAttrMap[string],
+        dataFormat: "NHWC",
+        dilations: [1, 1],
+        dimRoundingMode: null as unknown as string,
+      });
+      backend.disposeData(wf.dataId);
+      return out;
+    }
+  }
+  // General stride: cols[P, K] = dy[P, CO] x Wt[CO, K], then scatter-add (col2im).
+  const K = KH * KW * C;
+  const P = N * OH * OW;
+  const wt = backend.makeOutput([1, CO, K], "float32");
+  transposeFilter(f32(backend, filter), f32(backend, wt), K, CO);
+  const dy3 = call("Reshape", { x: dy }, backend, { shape: [1, P, CO] });
+  const cols = call("BatchMatMul", { a: dy3, b: wt }, backend, { transposeA: false, transposeB: false });
+  backend.disposeData(dy3.dataId);
+  backend.disposeData(wt.dataId);
+  const dx = backend.makeOutput(inputShape, "float32");
+  const dxa = f32(backend, dx);
+  dxa.fill(0);
+  col2im(f32(backend, cols), dxa, ci);
+  backend.disposeData(cols.dataId);
+  return dx;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tile
+
+/** Tiles `src` (shape) by `reps` into `out`, which must be sized prod(shape[i] * reps[i]). */
+export function tileInto(src: ArrayLike<number> & { length: number }, out: HeapArray | Float32Array, shape: number[], reps: number[]): void {
+  const rank = shape.length;
+  const srcSize = shape.reduce((a, b) => a * b, 1);
+  if (srcSize === 0) return;
+  (out as Float32Array).set(src as Float32Array, 0);
+  // Expand axis by axis, from the innermost: layout [outer, s_d * inner] -> [outer, r_d * s_d * inner].
+  let inner = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    const block = shape[d] * inner;
+    const r = reps[d];
+    if (r !== 1) {
+      let outer = 1;
+      for (let i = 0; i < d; i++) outer *= shape[i];
+      const wide = block * r;
+      for (let j = outer - 1; j >= 0; j--) {
+        const dst = j * wide;
+        if (j > 0) out.copyWithin(dst, j * block, (j + 1) * block);
+        // doubling copies: [dst, dst+block) -> fill to dst+wide
+        let filled = block;
+        while (filled < wide) {
+          const n = Math.min(filled, wide - filled);
+          out.copyWithin(dst + filled, dst, dst + n);
+          filled += n;
+        }
+      }
+    }
+    inner *= shape[d] * r;
+  }
+}
+
+function tile(args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x } = args.inputs as { x: TensorInfo };
+  const reps = (args.attrs ?? {}).reps as number[];
+  if (x.dtype === "string" || x.dtype === "complex64") return call("Tile", args.inputs, backend, args.attrs ?? {});
+  const outShape = x.shape.map((s, i) => s * reps[i]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  if (outShape.reduce((a, b) => a * b, 1) === 0) return out;
+  tileInto(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out), x.shape, reps);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const KERNELS: Record<(typeof WASM_TRAINING_KERNELS)[number], KernelFn> = {
+  Conv2DBackpropFilter: conv2DBackpropFilter as KernelFn,
+  Conv2DBackpropInput: conv2DBackpropInput as KernelFn,
+  Tile: tile as KernelFn,
+};
+
+/**
+ * Registers the training kernels on the `wasm` backend (idempotent). The wasm package must have been
+ * imported first, so that its own kernels are registered and can be delegated to. Returns the names.
+ */
+export function installWasmTrainingKernels(): string[] {
+  if (installed) return [...WASM_TRAINING_KERNELS];
+  for (const name of WASM_TRAINING_KERNELS) {
+    const existing = tf.getKernel(name, "wasm");
+    if (existing) {
+      originals.set(name, existing.kernelFunc as unknown as KernelFn);
+      tf.unregisterKernel(name, "wasm");
+    }
+    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: KERNELS[name] as unknown as tf.KernelFunc });
+  }
+  installed = true;
+  return [...WASM_TRAINING_KERNELS];
+}
+
+/** Restores the wasm package's own kernels (for A/B measurements). */
+export function uninstallWasmTrainingKernels(): void {
+  if (!installed) return;
+  for (const name of WASM_TRAINING_KERNELS) {
+    tf.unregisterKernel(name, "wasm");
+    const orig = originals.get(name);
+    if (orig) tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: orig as unknown as tf.KernelFunc });
+  }
+  originals.clear();
+  installed = false;
+}
