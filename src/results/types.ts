@@ -9,6 +9,8 @@ export interface ModelSpec {
   family: string;
   /** Human name, e.g. "ResNet20-w16" or "ResNet18". */
   name: string;
+  /** Residual block type for ResNets: "basic" or "bottleneck". */
+  block?: string;
   /** Blocks per stage, e.g. [3, 3, 3]. */
   blocks: number[];
   /** Channels per stage, e.g. [16, 32, 64]. */

@@ -1,0 +1,107 @@
+/**
+ * Building pieces shared by every model family: PyTorch-style initialisation,
+ * conv + batch-norm helpers, activations by name and the classifier head.
+ * Layer names follow PyTorch state_dict keys (e.g. "layer1.0.conv1") so that
+ * checkpoints map one to one.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export type SymbolicTensor = tf.SymbolicTensor;
+
+/** Activations the knobs accept. */
+export const ACTIVATIONS = ["relu", "leaky_relu", "elu", "gelu", "silu"] as const;
+export type ActivationName = (typeof ACTIVATIONS)[number];
+
+export function checkActivation(name: string): ActivationName {
+  if (!(ACTIVATIONS as readonly string[]).includes(name)) {
+    throw new Error(`unknown activation "${name}"; valid: ${ACTIVATIONS.join(", ")}`);
+  }
+  return name as ActivationName;
+}
+
+/** PyTorch's default for conv and linear weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+export function torchInit(seed?: number) {
+  return tf.initializers.varianceScaling({ scale: 1 / 3, mode: "fanIn", distribution: "uniform", seed });
+}
+
+export function activation(x: SymbolicTensor, name: string, layerName: string): SymbolicTensor {
+  const act = checkActivation(name);
+  switch (act) {
+    case "relu":
+      return tf.layers.reLU({ name: layerName }).apply(x) as SymbolicTensor;
+    case "leaky_relu":
+      // PyTorch's default negative slope.
+      return tf.layers.leakyReLU({ alpha: 0.01, name: layerName }).apply(x) as SymbolicTensor;
+    case "elu":
+      return tf.layers.elu({ alpha: 1, name: layerName }).apply(x) as SymbolicTensor;
+    case "gelu":
+      return tf.layers.activation({ activation: "gelu", name: layerName }).apply(x) as SymbolicTensor;
+    case "silu":
+      return tf.layers.activation({ activation: "swish", name: layerName }).apply(x) as SymbolicTensor;
+  }
+}
+
+export interface ConvOptions {
+  filters: number;
+  kernelSize: number;
+  strides?: number;
+  /** PyTorch padding: 1 for 3×3 "same", 0 for 1×1. */
+  padding?: number;
+  useBias?: boolean;
+  name: string;
+}
+
+/** A PyTorch-style conv (explicit symmetric zero padding, no bias by default). */
+export function conv(x: SymbolicTensor, o: ConvOptions): SymbolicTensor {
+  const strides = o.strides ?? 1;
+  const pad = o.padding ?? (o.kernelSize - 1) / 2;
+  let input = x;
+  // With stride 1, or stride 2 on even inputs with k=3,p=1 / k=1,p=0, TF "same" padding equals
+  // PyTorch's symmetric padding only when the padding split is symmetric. For stride 2, TF pads
+  // the bottom/right only, which differs from PyTorch; pad explicitly then use "valid".
+  if (pad > 0 && strides !== 1) {
+    input = tf.layers.zeroPadding2d({ padding: pad, name: `${o.name}.pad` }).apply(x) as SymbolicTensor;
+  }
+  return tf.layers
+    .conv2d({
+      filters: o.filters,
+      kernelSize: o.kernelSize,
+      strides,
+      padding: pad > 0 && strides === 1 ? "same" : "valid",
+      useBias: o.useBias ?? false,
+      kernelInitializer: torchInit(),
+      biasInitializer: "zeros",
+      name: o.name,
+    })
+    .apply(input) as SymbolicTensor;
+}
+
+/** BatchNorm with PyTorch's epsilon (1e-5) and momentum (0.1, i.e. tfjs momentum 0.9). */
+export function bn(x: SymbolicTensor, name: string): SymbolicTensor {
+  return tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5, name }).apply(x) as SymbolicTensor;
+}
+
+export function add(a: SymbolicTensor, b: SymbolicTensor, name: string): SymbolicTensor {
+  return tf.layers.add({ name }).apply([a, b]) as SymbolicTensor;
+}
+
+/**
+ * Global average pooling (the "features" layer used for linear probes), optional
+ * dropout, then the linear classifier named "linear" as in kuangliu's code.
+ */
+export function classifierHead(
+  x: SymbolicTensor,
+  numClasses: number,
+  dropout: number,
+  linearName = "linear",
+): SymbolicTensor {
+  let h = tf.layers.globalAveragePooling2d({ name: "features" }).apply(x) as SymbolicTensor;
+  if (dropout > 0) h = tf.layers.dropout({ rate: dropout, name: "dropout" }).apply(h) as SymbolicTensor;
+  return tf.layers
+    .dense({ units: numClasses, kernelInitializer: torchInit(), biasInitializer: "zeros", name: linearName })
+    .apply(h) as SymbolicTensor;
+}
+
+export function imageInput(): SymbolicTensor {
+  return tf.input({ shape: [32, 32, 3], name: "image" });
+}

@@ -1,0 +1,70 @@
+/**
+ * SGD with PyTorch's `torch.optim.SGD` semantics: weight decay is L2 added to
+ * the gradient, momentum buffers start as the first gradient, optional
+ * dampening and Nesterov momentum. The learning rate can change between steps.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+  dampening?: number;
+  nesterov?: boolean;
+}
+
+export class SGD {
+  lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  private buffers = new Map<string, tf.Tensor>();
+
+  constructor(o: SGDOptions) {
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === "number" && (!Number.isFinite(v) || v < 0)) throw new Error(`SGD: ${k} must be a finite number ≥ 0, got ${v}`);
+    }
+    if (o.nesterov && (!o.momentum || o.dampening)) throw new Error("SGD: Nesterov momentum requires momentum > 0 and zero dampening");
+    this.lr = o.lr;
+    this.momentum = o.momentum ?? 0;
+    this.weightDecay = o.weightDecay ?? 0;
+    this.dampening = o.dampening ?? 0;
+    this.nesterov = o.nesterov ?? false;
+  }
+
+  /** Apply one update. `grads` maps variable names to gradients; they are not disposed here. */
+  step(vars: tf.Variable[], grads: tf.NamedTensorMap): void {
+    for (const v of vars) {
+      const g0 = grads[v.name];
+      if (!g0) continue;
+      const old = this.buffers.get(v.name);
+      let buf: tf.Tensor | undefined;
+      const next = tf.tidy(() => {
+        let g: tf.Tensor = this.weightDecay ? tf.add(g0, tf.mul(v, this.weightDecay)) : g0;
+        if (this.momentum) {
+          const b = old ? tf.add(tf.mul(old, this.momentum), this.dampening ? tf.mul(g, 1 - this.dampening) : g) : tf.clone(g);
+          buf = tf.keep(b);
+          g = this.nesterov ? tf.add(g, tf.mul(b, this.momentum)) : b;
+        }
+        return tf.sub(v, tf.mul(g, this.lr));
+      });
+      v.assign(next);
+      next.dispose();
+      if (buf) {
+        old?.dispose();
+        this.buffers.set(v.name, buf);
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+  }
+}
+
+/** Cosine annealing over `total` epochs (PyTorch's CosineAnnealingLR with eta_min 0, stepped per epoch). */
+export function cosineLr(base: number, epoch: number, total: number): number {
+  return (base * (1 + Math.cos((Math.PI * epoch) / total))) / 2;
+}
