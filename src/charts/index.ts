@@ -1,0 +1,19 @@
+export {
+  accuracyVsParamsSpec,
+  trainingCurvesSpec,
+  transferSpec,
+  transferRows,
+  bestPerModelName,
+  runLabels,
+  REFERENCE_LABEL,
+  OURS_LABEL,
+  TRANSFER_TASKS,
+  TRANSFER_TASK_TITLES,
+} from "./specs";
+export type { AccuracyVsParamsOptions, AccuracyPoint } from "./specs";
+export { renderSvg } from "./render";
+export { displayChart, chartBundle, sendDisplayBundle, VEGALITE_MIME } from "./display";
+export type { MimeBundle } from "./display";
+export { CHART_CONFIG, CHART_FONT, SOURCE_COLORS, TASK_COLORS } from "./theme";
+export { KUANGLIU, KUANGLIU_SOURCE } from "../results/kuangliu";
+export type { ReferenceModel } from "../results/kuangliu";

@@ -1,0 +1,363 @@
+/**
+ * Pure Vega-Lite spec builders. They take run records (and reference data) and return
+ * plain JSON specs; nothing here renders or talks to a notebook.
+ */
+import type { TopLevelSpec } from "vega-lite";
+import type { RunRecord } from "../results/types";
+import { KUANGLIU, type ReferenceModel } from "../results/kuangliu";
+import { CHART_CONFIG, SOURCE_COLORS, TASK_COLORS } from "./theme";
+
+export const REFERENCE_LABEL = "CIFAR-10 (kuangliu)";
+export const OURS_LABEL = "MINICIFAR (ours)";
+
+export interface AccuracyVsParamsOptions {
+  /** Which tasks of ours to plot (default: ["scratch"]). */
+  tasks?: RunRecord["task"][];
+  /** Keep only the best test accuracy per model name (default true): sweeps would otherwise stack labels. */
+  bestPerModel?: boolean;
+  /** Plot size in pixels (default 820×430). */
+  width?: number;
+  height?: number;
+  title?: string;
+}
+
+/** One point of the accuracy-vs-parameters chart. */
+export interface AccuracyPoint {
+  label: string;
+  source: string;
+  params: number;
+  accuracy: number;
+  labelPos: LabelPos;
+}
+
+type LabelPos = "right" | "left" | "above" | "below" | "upright" | "downright" | "upleft" | "downleft";
+
+const LABEL_LAYOUT: Record<LabelPos, { align: "left" | "right" | "center"; baseline: "middle" | "bottom" | "top"; dx: number; dy: number }> = {
+  right: { align: "left", baseline: "middle", dx: 9, dy: 0 },
+  left: { align: "right", baseline: "middle", dx: -9, dy: 0 },
+  above: { align: "center", baseline: "bottom", dx: 0, dy: -9 },
+  below: { align: "center", baseline: "top", dx: 0, dy: 9 },
+  upright: { align: "left", baseline: "bottom", dx: 6, dy: -5 },
+  downright: { align: "left", baseline: "top", dx: 6, dy: 5 },
+  upleft: { align: "right", baseline: "bottom", dx: -6, dy: -5 },
+  downleft: { align: "right", baseline: "top", dx: -6, dy: 5 },
+};
+
+/** Best run per model name (highest test accuracy), keeping first-seen order. */
+export function bestPerModelName(runs: RunRecord[]): RunRecord[] {
+  const best = new Map<string, RunRecord>();
+  for (const r of runs) {
+    const prev = best.get(r.model.name);
+    if (!prev || r.testAccuracy > prev.testAccuracy) best.set(r.model.name, r);
+  }
+  return [...best.values()];
+}
+
+function logDomain(values: number[]): [number, number] {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  return [10 ** Math.floor(Math.log10(lo)), 10 ** Math.ceil(Math.log10(hi))];
+}
+
+function accuracyDomain(values: number[]): [number, number] {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const low = Math.max(0, Math.floor((lo - 2) / 5) * 5);
+  const high = Math.min(100, Math.ceil((hi + 1) / 5) * 5);
+  return [low, high > low ? high : low + 5];
+}
+
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+function overlapArea(a: Box, b: Box): number {
+  const w = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
+  const h = Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0);
+  return w > 0 && h > 0 ? w * h : 0;
+}
+
+/**
+ * Greedy label placement in pixel space: for each point try eight positions around it and
+ * keep the one overlapping least with points, earlier labels and the plot border.
+ */
+function placeLabels(
+  pts: { label: string; px: number; py: number }[],
+  width: number,
+  height: number,
+  fontSize: number,
+): LabelPos[] {
+  const charW = fontSize * 0.6;
+  const textH = fontSize * 1.1;
+  const placed: Box[] = pts.map((p) => ({ x0: p.px - 8, y0: p.py - 8, x1: p.px + 8, y1: p.py + 8 }));
+  const order = pts.map((_, i) => i).sort((a, b) => pts[a].px - pts[b].px);
+  const result: LabelPos[] = pts.map(() => "right");
+  const candidates = Object.keys(LABEL_LAYOUT) as LabelPos[];
+  for (const i of order) {
+    const p = pts[i];
+    const w = p.label.length * charW;
+    let bestPos: LabelPos = "right";
+    let bestScore = Infinity;
+    candidates.forEach((pos, rank) => {
+      const l = LABEL_LAYOUT[pos];
+      const ax = p.px + l.dx;
+      const ay = p.py + l.dy;
+      const x0 = l.align === "left" ? ax : l.align === "right" ? ax - w : ax - w / 2;
+      const y0 = l.baseline === "top" ? ay : l.baseline === "bottom" ? ay - textH : ay - textH / 2;
+      const box = { x0, y0, x1: x0 + w, y1: y0 + textH };
+      let score = rank * 0.5; // mild preference for the listed order
+      // Covering a point is worse than touching another label.
+      placed.forEach((b, k) => (score += overlapArea(box, b) * (k < pts.length ? 6 : 1)));
+      const outside =
+        Math.max(0, -box.x0) * textH + Math.max(0, box.x1 - width) * textH + Math.max(0, -box.y0) * w + Math.max(0, box.y1 - height) * w;
+      score += outside * 4;
+      if (score < bestScore) {
+        bestScore = score;
+        bestPos = pos;
+      }
+    });
+    const l = LABEL_LAYOUT[bestPos];
+    const ax = p.px + l.dx;
+    const ay = p.py + l.dy;
+    const x0 = l.align === "left" ? ax : l.align === "right" ? ax - w : ax - w / 2;
+    const y0 = l.baseline === "top" ? ay : l.baseline === "bottom" ? ay - textH : ay - textH / 2;
+    placed.push({ x0, y0, x1: x0 + w, y1: y0 + textH });
+    result[i] = bestPos;
+  }
+  return result;
+}
+
+/**
+ * Accuracy (%) against trainable parameters on a log scale: kuangliu's CIFAR-10 models
+ * and our MINICIFAR runs, both labelled, distinguished by colour and shape.
+ */
+export function accuracyVsParamsSpec(
+  runs: RunRecord[],
+  reference: readonly ReferenceModel[] = KUANGLIU,
+  options: AccuracyVsParamsOptions = {},
+): TopLevelSpec {
+  const tasks = options.tasks ?? ["scratch"];
+  const width = options.width ?? 820;
+  const height = options.height ?? 430;
+  let ours = runs.filter((r) => tasks.includes(r.task) && r.params > 0 && Number.isFinite(r.testAccuracy));
+  if (options.bestPerModel ?? true) ours = bestPerModelName(ours);
+
+  const raw = [
+    ...reference.map((m) => ({ label: m.model, source: REFERENCE_LABEL, params: m.params, accuracy: m.accuracy })),
+    ...ours.map((r) => ({ label: r.model.name, source: OURS_LABEL, params: r.params, accuracy: +(r.testAccuracy * 100).toFixed(2) })),
+  ];
+  const xDomain = raw.length ? logDomain(raw.map((d) => d.params)) : ([1e5, 1e8] as [number, number]);
+  const yDomain = raw.length ? accuracyDomain(raw.map((d) => d.accuracy)) : ([0, 100] as [number, number]);
+  const [lx0, lx1] = [Math.log10(xDomain[0]), Math.log10(xDomain[1])];
+  const pix = raw.map((d) => ({
+    label: d.label,
+    px: ((Math.log10(d.params) - lx0) / (lx1 - lx0)) * width,
+    py: height - ((d.accuracy - yDomain[0]) / (yDomain[1] - yDomain[0])) * height,
+  }));
+  const positions = placeLabels(pix, width, height, 13);
+  const values: AccuracyPoint[] = raw.map((d, i) => ({ ...d, labelPos: positions[i] }));
+
+  const x = {
+    field: "params",
+    type: "quantitative" as const,
+    title: "Trainable parameters (log scale)",
+    scale: { type: "log" as const, domain: xDomain, nice: false },
+    axis: { format: "~s", grid: true },
+  };
+  const y = {
+    field: "accuracy",
+    type: "quantitative" as const,
+    title: "Test accuracy (%)",
+    scale: { domain: yDomain, zero: false, nice: false },
+  };
+  const color = {
+    field: "source",
+    type: "nominal" as const,
+    title: null,
+    scale: { domain: [REFERENCE_LABEL, OURS_LABEL], range: [SOURCE_COLORS.reference, SOURCE_COLORS.ours] },
+  };
+
+  const labelLayers = (Object.keys(LABEL_LAYOUT) as LabelPos[])
+    .filter((pos) => values.some((v) => v.labelPos === pos))
+    .map((pos) => {
+      const l = LABEL_LAYOUT[pos];
+      return {
+        transform: [{ filter: { field: "labelPos", equal: pos } }],
+        mark: { type: "text" as const, align: l.align, baseline: l.baseline, dx: l.dx, dy: l.dy, fontSize: 13 },
+        encoding: { x, y, text: { field: "label", type: "nominal" as const }, color: { ...color, legend: null } },
+      };
+    });
+
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: {
+      text: options.title ?? "Accuracy vs number of parameters",
+      subtitle: "kuangliu: CIFAR-10 (10 classes) · ours: MINICIFAR (4 classes) — different test sets",
+    },
+    width,
+    height,
+    config: CHART_CONFIG,
+    data: { values },
+    layer: [
+      {
+        mark: { type: "point", filled: true, size: 120, opacity: 0.9 },
+        encoding: {
+          x,
+          y,
+          color,
+          shape: {
+            field: "source",
+            type: "nominal",
+            title: null,
+            scale: { domain: [REFERENCE_LABEL, OURS_LABEL], range: ["circle", "diamond"] },
+          },
+          tooltip: [
+            { field: "label", type: "nominal", title: "model" },
+            { field: "source", type: "nominal" },
+            { field: "params", type: "quantitative", format: "," },
+            { field: "accuracy", type: "quantitative", format: ".2f" },
+          ],
+        },
+      },
+      ...labelLayers,
+    ],
+  } as TopLevelSpec;
+}
+
+/** Short, unique labels for a set of runs: model name, plus task or id when needed. */
+export function runLabels(runs: RunRecord[]): string[] {
+  const tasks = new Set(runs.map((r) => r.task));
+  const base = runs.map((r) => (tasks.size > 1 ? `${r.model.name} (${r.task})` : r.model.name));
+  const counts = new Map<string, number>();
+  for (const b of base) counts.set(b, (counts.get(b) ?? 0) + 1);
+  return runs.map((r, i) => ((counts.get(base[i]) ?? 0) > 1 ? r.id.split("/").pop() ?? r.id : base[i]));
+}
+
+/** Validation (solid) and training (dashed) accuracy and loss per epoch, one colour per run. */
+export function trainingCurvesSpec(run: RunRecord | RunRecord[], options: { width?: number; height?: number } = {}): TopLevelSpec {
+  const runs = Array.isArray(run) ? run : [run];
+  const labels = runLabels(runs);
+  const rows: { run: string; epoch: number; split: string; metric: string; value: number }[] = [];
+  runs.forEach((r, i) => {
+    for (const e of r.epochs ?? []) {
+      rows.push({ run: labels[i], epoch: e.epoch, split: "validation", metric: "accuracy", value: e.valAccuracy * 100 });
+      rows.push({ run: labels[i], epoch: e.epoch, split: "validation", metric: "loss", value: e.valLoss });
+      rows.push({ run: labels[i], epoch: e.epoch, split: "train", metric: "accuracy", value: e.trainAccuracy * 100 });
+      rows.push({ run: labels[i], epoch: e.epoch, split: "train", metric: "loss", value: e.trainLoss });
+    }
+  });
+  const width = options.width ?? 400;
+  const height = options.height ?? 280;
+  const panel = (metric: string, title: string) => ({
+    width,
+    height,
+    transform: [{ filter: { field: "metric", equal: metric } }],
+    mark: { type: "line" as const, point: runs.length === 1 ? { size: 30 } : false, strokeWidth: 2.5 },
+    encoding: {
+      x: { field: "epoch", type: "quantitative" as const, title: "Epoch", axis: { tickMinStep: 1 } },
+      y: { field: "value", type: "quantitative" as const, title, scale: { zero: false } },
+      color: { field: "run", type: "nominal" as const, title: "Run", legend: { orient: "right" as const, labelLimit: 320 } },
+      strokeDash: {
+        field: "split",
+        type: "nominal" as const,
+        title: "Split",
+        legend: { orient: "right" as const },
+        scale: { domain: ["validation", "train"], range: [[1, 0], [6, 4]] },
+      },
+      tooltip: [
+        { field: "run", type: "nominal" as const },
+        { field: "split", type: "nominal" as const },
+        { field: "epoch", type: "quantitative" as const },
+        { field: "value", type: "quantitative" as const, format: ".3f" },
+      ],
+    },
+  });
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: "Training curves", subtitle: "solid: validation · dashed: train" },
+    config: CHART_CONFIG,
+    data: { values: rows },
+    hconcat: [panel("accuracy", "Accuracy (%)"), panel("loss", "Cross-entropy loss")],
+    resolve: { scale: { color: "shared", strokeDash: "shared" } },
+  } as TopLevelSpec;
+}
+
+export const TRANSFER_TASKS = ["scratch", "probe", "finetune"] as const;
+export const TRANSFER_TASK_TITLES: Record<string, string> = {
+  scratch: "From scratch",
+  probe: "Linear probe",
+  finetune: "Fine-tune",
+};
+
+/** Rows of the transfer chart: the best test accuracy per (task, model). */
+export function transferRows(runs: RunRecord[]): { task: string; taskTitle: string; model: string; accuracy: number; params: number; id: string }[] {
+  const best = new Map<string, RunRecord>();
+  for (const r of runs) {
+    if (!(TRANSFER_TASKS as readonly string[]).includes(r.task)) continue;
+    const key = `${r.task}\u0000${r.model.name}`;
+    const prev = best.get(key);
+    if (!prev || r.testAccuracy > prev.testAccuracy) best.set(key, r);
+  }
+  return [...best.values()]
+    .sort((a, b) => TRANSFER_TASKS.indexOf(a.task as never) - TRANSFER_TASKS.indexOf(b.task as never) || a.model.name.localeCompare(b.model.name))
+    .map((r) => ({
+      task: r.task,
+      taskTitle: TRANSFER_TASK_TITLES[r.task],
+      model: r.model.name,
+      accuracy: +(r.testAccuracy * 100).toFixed(2),
+      params: r.params,
+      id: r.id,
+    }));
+}
+
+/** Bar chart of MINICIFAR test accuracy: from scratch vs linear probe vs fine-tune (best run per model). */
+export function transferSpec(runs: RunRecord[], options: { width?: number; height?: number } = {}): TopLevelSpec {
+  const rows = transferRows(runs);
+  const taskOrder = TRANSFER_TASKS.map((t) => TRANSFER_TASK_TITLES[t]);
+  const models = [...new Set(rows.map((r) => r.model))];
+  const single = models.length <= 1;
+  const minAcc = rows.length ? Math.min(...rows.map((r) => r.accuracy)) : 0;
+  const yLow = Math.max(0, Math.floor((minAcc - 15) / 10) * 10);
+  const x = { field: "taskTitle", type: "nominal" as const, title: null, sort: taskOrder, scale: { domain: taskOrder }, axis: { labelAngle: 0, labelFontSize: 15 } };
+  const y = { field: "accuracy", type: "quantitative" as const, title: "MINICIFAR test accuracy (%)", stack: null, scale: { domain: [yLow, 100], zero: false } };
+  const colorEnc = single
+    ? { field: "task", type: "nominal" as const, legend: null, scale: { domain: [...TRANSFER_TASKS], range: TRANSFER_TASKS.map((t) => TASK_COLORS[t]) } }
+    : { field: "model", type: "nominal" as const, title: "Model" };
+  const xOffset = single ? undefined : { field: "model", type: "nominal" as const };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: "Transfer learning on MINICIFAR", subtitle: "best test accuracy per model and method" },
+    width: options.width ?? 620,
+    height: options.height ?? 360,
+    config: CHART_CONFIG,
+    data: { values: rows },
+    layer: [
+      {
+        mark: { type: "bar", clip: true },
+        encoding: {
+          x,
+          y,
+          color: colorEnc,
+          ...(xOffset ? { xOffset } : {}),
+          tooltip: [
+            { field: "model", type: "nominal" },
+            { field: "taskTitle", type: "nominal", title: "method" },
+            { field: "accuracy", type: "quantitative", format: ".2f" },
+          ],
+        },
+      },
+      {
+        mark: { type: "text", baseline: "bottom", dy: -4, fontSize: 14, fontWeight: "bold" },
+        encoding: {
+          x,
+          y,
+          ...(xOffset ? { xOffset } : {}),
+          text: { field: "accuracy", type: "quantitative", format: ".1f" },
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
