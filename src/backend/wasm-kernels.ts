@@ -9,8 +9,9 @@
  *
  * This module registers replacements that work directly on the WASM heap and delegate the arithmetic to
  * the wasm backend's own XNNPACK-backed BatchMatMul and Conv2D kernels:
- *  - Conv2DBackpropFilter: im2col written transposed ([K, P]) straight into the heap, then one BatchMatMul
- *    [K, P] x [P, Cout] (the only BatchMatMul layout that hits XNNPACK's fast path without transposes).
+ *  - Conv2DBackpropFilter: x split into stride phases and transposed to channel-major in JS, so that the
+ *    transposed im2col matrix [K, Q] is built with one memmove per filter tap; then one BatchMatMul
+ *    [K, Q] x [Q, Cout] (the only BatchMatMul layout that hits XNNPACK's fast path without transposes).
  *  - Conv2DBackpropInput: stride 1 -> a forward Conv2D of dy with the spatially flipped, in/out-swapped
  *    filter and explicit padding; stride > 1 -> BatchMatMul dy[P, Cout] x Wt[Cout, K] then col2im in JS.
  *  - Tile: block copies with copyWithin (doubling), for any rank and dtype stored in a typed array.
@@ -38,6 +39,7 @@ type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "Tile"] as const;
 
 const originals = new Map<string, KernelFn>();
+const originalConfigs = new Map<string, tf.KernelConfig>();
 let installed = false;
 
 function wasmKernel(name: string): KernelFn {
@@ -84,32 +86,41 @@ function convInfoOf(
 // ---------------------------------------------------------------------------------------------
 // Conv2DBackpropFilter: dW[ky,kx,ci,co] = sum_p cols[p, (ky,kx,ci)] * dy[p, co]
 
-/** Writes im2col(x) transposed: out[k * P + p], k = (ky*kw + kx)*ci + c, p = (n*oh + oy)*ow + ox. */
-function im2colT(x: Float32Array, out: Float32Array, ci: tf.backend_util.Conv2DInfo): void {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = ci;
+/*
+ * Phase layout. For stride s, split the (virtually zero-padded) input into s×s phases and transpose each to
+ * channel-major: xq[ph][c][n][i][j] = x[n, i*s + py - padTop, j*s + px - padLeft, c] (0 outside x), with
+ * ph = py*s + px, i < Hq = OH + floor((KH-1)/s), j < Wq = OW + floor((KW-1)/s). Filter tap (ky, kx) then
+ * reads phase (ky mod s, kx mod s) at a constant flat offset off = floor(ky/s)*Wq + floor(kx/s) from the
+ * output position q = (n*Hq + oy)*Wq + ox. So the im2col rows of one tap, for all channels, are ONE
+ * contiguous block of the phase array (C*Qp floats starting at ph*C*Qp + off): a single memmove per tap.
+ * Positions with oy >= OH or ox >= OW read neighbouring (finite) values, but they pair with zeros in the
+ * likewise laid out dy, so they add nothing.
+ */
+function fillPhases(x: Float32Array, xq: Float32Array, ci: tf.backend_util.Conv2DInfo, Hq: number, Wq: number): void {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, strideHeight: SH, strideWidth: SW } = ci;
   const pt = ci.padInfo.top, pl = ci.padInfo.left;
-  const P = N * OH * OW;
-  for (let ky = 0; ky < KH; ky++) {
-    for (let kx = 0; kx < KW; kx++) {
-      const kBase = (ky * KW + kx) * C;
-      for (let c = 0; c < C; c++) {
-        const row = (kBase + c) * P;
-        let p = row;
-        for (let n = 0; n < N; n++) {
-          const xn = n * H * W * C + c;
-          for (let oy = 0; oy < OH; oy++) {
-            const iy = oy * SH - pt + ky;
-            if (iy < 0 || iy >= H) {
-              out.fill(0, p, p + OW);
-              p += OW;
-              continue;
-            }
-            const xr = xn + iy * W * C;
-            let ix = kx - pl;
-            for (let ox = 0; ox < OW; ox++, ix += SW) {
-              out[p++] = ix >= 0 && ix < W ? x[xr + ix * C] : 0;
-            }
+  const Qp = N * Hq * Wq;
+  // Reads x sequentially (channels innermost) and writes C sequential streams, one per channel row.
+  for (let py = 0; py < SH; py++) {
+    for (let px = 0; px < SW; px++) {
+      const phBase = (py * SW + px) * C * Qp;
+      // columns j with a real x column: j*SW + px - pl in [0, W)
+      const j0 = Math.min(Wq, Math.max(0, Math.ceil((pl - px) / SW)));
+      const j1 = Math.max(j0, Math.min(Wq, Math.ceil((W + pl - px) / SW))); // exclusive
+      for (let n = 0; n < N; n++) {
+        for (let i = 0; i < Hq; i++) {
+          const q = phBase + (n * Hq + i) * Wq;
+          const y = i * SH + py - pt;
+          if (y < 0 || y >= H || j1 === j0) {
+            for (let c = 0, r = q; c < C; c++, r += Qp) xq.fill(0, r, r + Wq);
+            continue;
+          }
+          if (j0 > 0) for (let c = 0, r = q; c < C; c++, r += Qp) xq.fill(0, r, r + j0);
+          if (j1 < Wq) for (let c = 0, r = q; c < C; c++, r += Qp) xq.fill(0, r + j1, r + Wq);
+          let xi = (n * H * W + y * W + j0 * SW + px - pl) * C;
+          const skip = (SW - 1) * C;
+          for (let j = j0; j < j1; j++, xi += skip) {
+            for (let c = 0, o = q + j; c < C; c++, o += Qp) xq[o] = x[xi++];
           }
         }
       }
@@ -124,14 +135,52 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const filterShape = attrs.filterShape as number[];
   const ci = convInfoOf(x.shape, filterShape, attrs);
   const { batchSize: N, outHeight: OH, outWidth: OW, inChannels: C, outChannels: CO } = ci;
-  const K = ci.filterHeight * ci.filterWidth * C;
-  const P = N * OH * OW;
-  const colsT = backend.makeOutput([1, K, P], "float32");
-  im2colT(f32(backend, x), f32(backend, colsT), ci);
-  const dy3 = call("Reshape", { x: dy }, backend, { shape: [1, P, CO] });
-  const prod = call("BatchMatMul", { a: colsT, b: dy3 }, backend, { transposeA: false, transposeB: false });
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = ci;
+  const K = KH * KW * C;
+  const Hq = OH + Math.floor((KH - 1) / SH);
+  const Wq = OW + Math.floor((KW - 1) / SW);
+  const Qp = N * Hq * Wq;
+  const nPh = SH * SW;
+  const offMax = Math.floor((KH - 1) / SH) * Wq + Math.floor((KW - 1) / SW);
+  const phSize = nPh * C * Qp;
+
+  const xq = backend.makeOutput([phSize + offMax], "float32");
+  const colsT = backend.makeOutput([1, K, Qp], "float32");
+  const dyP = backend.makeOutput([1, Qp, CO], "float32");
+  // Views only after the last allocation (allocation may grow and detach the heap).
+  const xqa = f32(backend, xq);
+  fillPhases(f32(backend, x), xqa, ci, Hq, Wq);
+  xqa.fill(0, phSize);
+  const dya = f32(backend, dy);
+  const dyPa = f32(backend, dyP);
+  if (Hq === OH && Wq === OW) {
+    dyPa.set(dya);
+  } else {
+    dyPa.fill(0);
+    const run = OW * CO;
+    for (let n = 0; n < N; n++) {
+      for (let oy = 0; oy < OH; oy++) {
+        const src = (n * OH + oy) * run;
+        dyPa.set(dya.subarray(src, src + run), ((n * Hq + oy) * Wq) * CO);
+      }
+    }
+  }
+  const heap = new Float32Array(xqa.buffer);
+  const xq0 = xqa.byteOffset >> 2;
+  const cols0 = f32(backend, colsT).byteOffset >> 2;
+  const block = C * Qp;
+  for (let ky = 0; ky < KH; ky++) {
+    for (let kx = 0; kx < KW; kx++) {
+      const ph = (ky % SH) * SW + (kx % SW);
+      const off = Math.floor(ky / SH) * Wq + Math.floor(kx / SW);
+      const src = xq0 + ph * block + off;
+      heap.copyWithin(cols0 + (ky * KW + kx) * block, src, src + block);
+    }
+  }
+  backend.disposeData(xq.dataId);
+  const prod = call("BatchMatMul", { a: colsT, b: dyP }, backend, { transposeA: false, transposeB: false });
   backend.disposeData(colsT.dataId);
-  backend.disposeData(dy3.dataId);
+  backend.disposeData(dyP.dataId);
   const out = call("Reshape", { x: prod }, backend, { shape: filterShape });
   backend.disposeData(prod.dataId);
   return out;
@@ -301,9 +350,17 @@ export function installWasmTrainingKernels(): string[] {
     const existing = tf.getKernel(name, "wasm");
     if (existing) {
       originals.set(name, existing.kernelFunc as unknown as KernelFn);
+      originalConfigs.set(name, existing);
       tf.unregisterKernel(name, "wasm");
     }
-    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: KERNELS[name] as unknown as tf.KernelFunc });
+    // Keep the original setupFunc: the backend runs it at initialisation, and we delegate to the original
+    // kernel for dtypes we do not handle.
+    tf.registerKernel({
+      kernelName: name,
+      backendName: "wasm",
+      kernelFunc: KERNELS[name] as unknown as tf.KernelFunc,
+      setupFunc: existing?.setupFunc,
+    });
   }
   installed = true;
   return [...WASM_TRAINING_KERNELS];
@@ -314,9 +371,10 @@ export function uninstallWasmTrainingKernels(): void {
   if (!installed) return;
   for (const name of WASM_TRAINING_KERNELS) {
     tf.unregisterKernel(name, "wasm");
-    const orig = originals.get(name);
-    if (orig) tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: orig as unknown as tf.KernelFunc });
+    const orig = originalConfigs.get(name);
+    if (orig) tf.registerKernel(orig);
   }
   originals.clear();
+  originalConfigs.clear();
   installed = false;
 }
