@@ -104,18 +104,33 @@ interface Pending {
 /** Kernel processes started by this module that are still alive; killed if Node exits. */
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
+function killLive(): void {
+  for (const child of live) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+}
+/**
+ * Never leave a kernel behind: kill live kernels when Node exits, and on SIGINT/SIGTERM/SIGHUP (Node would exit
+ * without an "exit" event). When ours is the only handler, the signal is re-raised so the default action follows.
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const child of live) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        /* already gone */
+  process.on("exit", killLive);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const handler = () => {
+      killLive();
+      if (process.listenerCount(sig) === 1) {
+        process.removeListener(sig, handler);
+        process.kill(process.pid, sig);
       }
-    }
-  });
+    };
+    process.on(sig, handler);
+  }
 }
 
 export class KernelClient {

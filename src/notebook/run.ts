@@ -127,6 +127,7 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
   }
 
   let counter = 0;
+  let graceMs = 3000;
   try {
     for (let k = 0; k < runnable.length; k++) {
       const { cell, index } = runnable[k];
@@ -157,6 +158,7 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
         });
       } catch (err) {
         const e = err as Error;
+        if (e instanceof CellTimeoutError) graceMs = 300; // the kernel is busy: don't wait long for a clean exit
         const prefix = e instanceof CellTimeoutError ? "timeout: " : e instanceof KernelDiedError ? "" : "kernel error: ";
         const partial = errorTextOf(cell.outputs);
         return fail(`${prefix}${e.message}${partial ? `\n${partial}` : ""}`);
@@ -176,7 +178,7 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
     }
     finish("ok");
   } finally {
-    await kernel.shutdown();
+    await kernel.shutdown(graceMs);
   }
   const seconds = (Date.now() - t0) / 1000;
   log(`[${name}] done: ${runnable.length} cells in ${seconds.toFixed(1)}s → ${output}`);
