@@ -6,6 +6,7 @@ export {
   bestPerModelName,
   runLabels,
   REFERENCE_LABEL,
+  ACCURACY_SUBTITLE,
   OURS_LABEL,
   TRANSFER_TASKS,
   TRANSFER_TASK_TITLES,

@@ -9,6 +9,7 @@ import { CHART_CONFIG, SOURCE_COLORS, TASK_COLORS } from "./theme";
 
 export const REFERENCE_LABEL = "CIFAR-10 (kuangliu)";
 export const OURS_LABEL = "MINICIFAR (ours)";
+export const ACCURACY_SUBTITLE = "kuangliu: CIFAR-10 test accuracy (10 classes) · ours: MINICIFAR test accuracy — different test sets";
 
 export interface AccuracyVsParamsOptions {
   /** Which tasks of ours to plot (default: ["scratch"]). */
@@ -18,7 +19,8 @@ export interface AccuracyVsParamsOptions {
   /** Plot size in pixels (default 820×430). */
   width?: number;
   height?: number;
-  title?: string;
+  /** Chart title; null drops the title block (e.g. on a slide that has its own heading). */
+  title?: string | null;
 }
 
 /** One point of the accuracy-vs-parameters chart. */
@@ -30,7 +32,7 @@ export interface AccuracyPoint {
   labelPos: LabelPos;
 }
 
-type LabelPos = "right" | "left" | "above" | "below" | "upright" | "downright" | "upleft" | "downleft";
+type LabelPos = "right" | "left" | "above" | "below" | "upright" | "downright" | "upleft" | "downleft" | "farabove" | "farbelow";
 
 const LABEL_LAYOUT: Record<LabelPos, { align: "left" | "right" | "center"; baseline: "middle" | "bottom" | "top"; dx: number; dy: number }> = {
   right: { align: "left", baseline: "middle", dx: 9, dy: 0 },
@@ -41,6 +43,8 @@ const LABEL_LAYOUT: Record<LabelPos, { align: "left" | "right" | "center"; basel
   downright: { align: "left", baseline: "top", dx: 6, dy: 5 },
   upleft: { align: "right", baseline: "bottom", dx: -6, dy: -5 },
   downleft: { align: "right", baseline: "top", dx: -6, dy: 5 },
+  farabove: { align: "center", baseline: "bottom", dx: 0, dy: -22 },
+  farbelow: { align: "center", baseline: "top", dx: 0, dy: 22 },
 };
 
 /** Best run per model name (highest test accuracy), keeping first-seen order. */
@@ -108,9 +112,9 @@ function placeLabels(
       const x0 = l.align === "left" ? ax : l.align === "right" ? ax - w : ax - w / 2;
       const y0 = l.baseline === "top" ? ay : l.baseline === "bottom" ? ay - textH : ay - textH / 2;
       const box = { x0, y0, x1: x0 + w, y1: y0 + textH };
-      let score = rank * 0.5; // mild preference for the listed order
+      let score = rank * 0.5 + (pos.startsWith("far") ? 60 : 0); // preference for the listed order, far labels last
       // Covering a point is worse than touching another label.
-      placed.forEach((b, k) => (score += overlapArea(box, b) * (k < pts.length ? 6 : 1)));
+      placed.forEach((b, k) => (score += overlapArea(box, b) * (k < pts.length ? 6 : 4)));
       const outside =
         Math.max(0, -box.x0) * textH + Math.max(0, box.x1 - width) * textH + Math.max(0, -box.y0) * w + Math.max(0, box.y1 - height) * w;
       score += outside * 4;
@@ -193,10 +197,14 @@ export function accuracyVsParamsSpec(
 
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: {
-      text: options.title ?? "Accuracy vs number of parameters",
-      subtitle: "kuangliu: CIFAR-10 (10 classes) · ours: MINICIFAR (4 classes) — different test sets",
-    },
+    ...(options.title === null
+      ? {}
+      : {
+          title: {
+            text: options.title ?? "Accuracy vs number of parameters",
+            subtitle: ACCURACY_SUBTITLE,
+          },
+        }),
     width,
     height,
     config: CHART_CONFIG,
@@ -314,7 +322,7 @@ export function transferRows(runs: RunRecord[]): { task: string; taskTitle: stri
 }
 
 /** Bar chart of MINICIFAR test accuracy: from scratch vs linear probe vs fine-tune (best run per model). */
-export function transferSpec(runs: RunRecord[], options: { width?: number; height?: number } = {}): TopLevelSpec {
+export function transferSpec(runs: RunRecord[], options: { width?: number; height?: number; title?: string | null } = {}): TopLevelSpec {
   const rows = transferRows(runs);
   const taskOrder = TRANSFER_TASKS.map((t) => TRANSFER_TASK_TITLES[t]);
   const models = [...new Set(rows.map((r) => r.model))];
@@ -325,11 +333,11 @@ export function transferSpec(runs: RunRecord[], options: { width?: number; heigh
   const y = { field: "accuracy", type: "quantitative" as const, title: "MINICIFAR test accuracy (%)", stack: null, scale: { domain: [yLow, 100], zero: false } };
   const colorEnc = single
     ? { field: "task", type: "nominal" as const, legend: null, scale: { domain: [...TRANSFER_TASKS], range: TRANSFER_TASKS.map((t) => TASK_COLORS[t]) } }
-    : { field: "model", type: "nominal" as const, title: "Model" };
+    : { field: "model", type: "nominal" as const, title: "Model", legend: { columns: 3, labelLimit: 260 } };
   const xOffset = single ? undefined : { field: "model", type: "nominal" as const };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: { text: "Transfer learning on MINICIFAR", subtitle: "best test accuracy per model and method" },
+    ...(options.title === null ? {} : { title: { text: options.title ?? "Transfer learning on MINICIFAR", subtitle: "best test accuracy per model and method" } }),
     width: options.width ?? 620,
     height: options.height ?? 360,
     config: CHART_CONFIG,

@@ -1,0 +1,169 @@
+/**
+ * Facts computed from run records for the slides and the report: chosen model,
+ * hyperparameter exploration, Pareto front, and the size/time/accuracy conclusion.
+ * Everything is derived from the records; nothing about results is hard-coded.
+ */
+import type { RunRecord, TrainSpec } from "../results/types";
+import { KUANGLIU, type ReferenceModel } from "../results/kuangliu";
+import { formatDuration, formatNumber, formatParams, formatPercent, formatRate } from "./format";
+
+export const TASK_ORDER: RunRecord["task"][] = ["scratch", "pretrain", "probe", "finetune"];
+
+export function runsOfTask(runs: RunRecord[], task: RunRecord["task"]): RunRecord[] {
+  return runs.filter((r) => r.task === task);
+}
+
+export function bestRun(runs: RunRecord[]): RunRecord | undefined {
+  let best: RunRecord | undefined;
+  for (const r of runs) if (Number.isFinite(r.testAccuracy) && (!best || r.testAccuracy > best.testAccuracy)) best = r;
+  return best;
+}
+
+/** The chosen architecture: the scratch run with the best test accuracy. */
+export function chosenScratchRun(runs: RunRecord[]): RunRecord | undefined {
+  return bestRun(runsOfTask(runs, "scratch"));
+}
+
+/** Last epoch's validation accuracy (NaN when no epochs were recorded). */
+export function finalValAccuracy(r: RunRecord): number {
+  const e = r.epochs?.[r.epochs.length - 1];
+  return e ? e.valAccuracy : NaN;
+}
+
+/** Runs with no other run both smaller (or equal) and more accurate (or equal), sorted by size. */
+export function paretoFront(runs: RunRecord[]): RunRecord[] {
+  const sorted = [...runs].filter((r) => Number.isFinite(r.testAccuracy)).sort((a, b) => a.params - b.params || b.testAccuracy - a.testAccuracy);
+  const front: RunRecord[] = [];
+  let bestAcc = -Infinity;
+  for (const r of sorted) {
+    if (r.testAccuracy > bestAcc) {
+      front.push(r);
+      bestAcc = r.testAccuracy;
+    }
+  }
+  return front;
+}
+
+export interface SweepSummary {
+  runs: number;
+  models: number;
+  /** Field → distinct values (formatted), only for fields that varied. */
+  varied: { field: keyof TrainSpec; label: string; values: string[] }[];
+  /** Fields with one value across the runs. */
+  fixed: { field: keyof TrainSpec; label: string; value: string }[];
+}
+
+export const TRAIN_FIELDS: { field: keyof TrainSpec; label: string }[] = [
+  { field: "optimizer", label: "Optimizer" },
+  { field: "lr", label: "Learning rate" },
+  { field: "momentum", label: "Momentum" },
+  { field: "weightDecay", label: "Weight decay" },
+  { field: "epochs", label: "Epochs" },
+  { field: "batchSize", label: "Batch size" },
+  { field: "schedule", label: "LR schedule" },
+  { field: "augment", label: "Augmentation" },
+  { field: "seed", label: "Seed" },
+];
+
+export function formatTrainValue(field: keyof TrainSpec, v: unknown): string {
+  if (field === "augment") return Array.isArray(v) && v.length ? v.join(" + ") : "none";
+  if (typeof v === "number") return formatNumber(v);
+  return v == null ? "–" : String(v);
+}
+
+/** What the scratch runs explored: which TrainSpec fields varied and over which values. */
+export function sweepSummary(runs: RunRecord[]): SweepSummary {
+  const varied: SweepSummary["varied"] = [];
+  const fixed: SweepSummary["fixed"] = [];
+  for (const { field, label } of TRAIN_FIELDS) {
+    const vals = [...new Set(runs.map((r) => formatTrainValue(field, r.train?.[field])))];
+    if (vals.length > 1) {
+      const numeric = runs.every((r) => typeof r.train?.[field] === "number");
+      if (numeric) vals.sort((a, b) => Number(a) - Number(b));
+      varied.push({ field, label, values: vals });
+    } else if (vals.length === 1) fixed.push({ field, label, value: vals[0] });
+  }
+  return { runs: runs.length, models: new Set(runs.map((r) => r.model.name)).size, varied, fixed };
+}
+
+/** Closest reference model by parameter count (log distance). */
+function nearestReference(params: number, reference: readonly ReferenceModel[]): ReferenceModel | undefined {
+  let best: ReferenceModel | undefined;
+  for (const m of reference) {
+    if (!best || Math.abs(Math.log(m.params / params)) < Math.abs(Math.log(best.params / params))) best = m;
+  }
+  return best;
+}
+
+/**
+ * Conclusion bullets about the size / time / accuracy compromise, computed from the runs.
+ * Returns plain-text sentences (the caller escapes them).
+ */
+export function conclusions(runs: RunRecord[], reference: readonly ReferenceModel[] = KUANGLIU): string[] {
+  const mini = runs.filter((r) => r.dataset === "minicifar" && r.task !== "pretrain");
+  const out: string[] = [];
+  if (mini.length === 0) {
+    return ["No MINICIFAR runs are recorded yet, so no conclusion can be drawn. Run the notebooks, then rebuild the report."];
+  }
+  const best = bestRun(mini)!;
+  out.push(
+    `Best MINICIFAR test accuracy: ${formatPercent(best.testAccuracy)} with ${best.model.name} (${best.task}, ${formatParams(best.params)} trained parameters, ${formatDuration(best.trainSeconds)} of training).`,
+  );
+
+  const scratch = runsOfTask(mini, "scratch");
+  if (scratch.length > 1) {
+    const bestS = bestRun(scratch)!;
+    const within = scratch.filter((r) => r.testAccuracy >= bestS.testAccuracy - 0.02).sort((a, b) => a.params - b.params)[0];
+    if (within && within.id !== bestS.id) {
+      out.push(
+        `Size: ${within.model.name} is within 2 points of the best scratch model (${formatPercent(within.testAccuracy)} vs ${formatPercent(bestS.testAccuracy)}) with ${formatParams(within.params)} parameters, ${(bestS.params / within.params).toFixed(1)}× fewer than ${bestS.model.name}.`,
+      );
+    } else {
+      const smallest = [...scratch].sort((a, b) => a.params - b.params)[0];
+      if (smallest.id !== bestS.id) {
+        out.push(
+          `Size: the smallest scratch model, ${smallest.model.name} (${formatParams(smallest.params)}), reaches ${formatPercent(smallest.testAccuracy)}, ${((bestS.testAccuracy - smallest.testAccuracy) * 100).toFixed(1)} points below ${bestS.model.name} (${formatParams(bestS.params)}).`,
+        );
+      } else {
+        out.push(`Size: the best scratch model, ${bestS.model.name}, is also the smallest one tried (${formatParams(bestS.params)} parameters).`);
+      }
+    }
+    const front = paretoFront(scratch);
+    if (front.length > 1) {
+      out.push(`Pareto front (no other scratch run is both smaller and more accurate): ${front.map((r) => `${r.model.name} ${formatParams(r.params)} → ${formatPercent(r.testAccuracy, 1)}`).join("; ")}.`);
+    }
+  }
+
+  const withRate = mini.filter((r) => Number.isFinite(r.trainImagesPerSecond) && r.trainImagesPerSecond > 0);
+  if (withRate.length > 1) {
+    const fastest = withRate.reduce((a, b) => (b.trainImagesPerSecond > a.trainImagesPerSecond ? b : a));
+    const slowest = withRate.reduce((a, b) => (b.trainImagesPerSecond < a.trainImagesPerSecond ? b : a));
+    out.push(
+      `Time: training throughput ranges from ${formatRate(slowest.trainImagesPerSecond)} (${slowest.model.name}, ${slowest.task}) to ${formatRate(fastest.trainImagesPerSecond)} (${fastest.model.name}, ${fastest.task}), a ${(fastest.trainImagesPerSecond / slowest.trainImagesPerSecond).toFixed(1)}× spread on backend ${[...new Set(withRate.map((r) => r.backend))].join("/")}.`,
+    );
+  }
+
+  const probe = bestRun(runsOfTask(mini, "probe"));
+  const fine = bestRun(runsOfTask(mini, "finetune"));
+  const bestScratch = bestRun(scratch);
+  if ((probe || fine) && bestScratch) {
+    const parts: string[] = [];
+    if (probe) parts.push(`a linear probe on a pretrained ${probe.model.name} reaches ${formatPercent(probe.testAccuracy)} training ${formatParams(probe.params)} parameters in ${formatDuration(probe.trainSeconds)}`);
+    if (fine) parts.push(`fine-tuning ${fine.model.name} reaches ${formatPercent(fine.testAccuracy)} in ${formatDuration(fine.trainSeconds)}`);
+    out.push(`Transfer: ${parts.join("; ")}; the best model from scratch reaches ${formatPercent(bestScratch.testAccuracy)} in ${formatDuration(bestScratch.trainSeconds)}.`);
+  } else if (!probe && !fine) {
+    out.push("Transfer: no linear-probe or fine-tune runs are recorded, so the transfer comparison is open.");
+  }
+
+  if (bestScratch && reference.length) {
+    const near = nearestReference(bestScratch.params, reference);
+    const smallestRef = [...reference].sort((a, b) => a.params - b.params)[0];
+    const ratio = smallestRef.params / bestScratch.params;
+    out.push(
+      ratio >= 1
+        ? `Reference: our best scratch model is ${ratio.toFixed(1)}× smaller than kuangliu's smallest CIFAR-10 model (${smallestRef.model}, ${formatParams(smallestRef.params)}, ${smallestRef.accuracy}% on CIFAR-10); MINICIFAR has ${bestScratch.model.numClasses} classes, so the accuracies are not directly comparable.`
+        : `Reference: the nearest kuangliu model by size is ${near?.model} (${formatParams(near?.params ?? NaN)}, ${near?.accuracy}% on CIFAR-10); MINICIFAR has ${bestScratch.model.numClasses} classes, so the accuracies are not directly comparable.`,
+    );
+  }
+  return out;
+}
