@@ -1,0 +1,209 @@
+/**
+ * The one command-line entry point (`minicifar-lab`). Each command calls into
+ * the pipeline folders: data → models → train → results → charts → notebook → report.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { initBackend } from "./backend";
+import { minicifarJson, parseMinicifarArgs } from "./data";
+import { runNotebook } from "./notebook";
+import { buildReport } from "./report";
+import { loadRuns } from "./results/store";
+
+export const REPO_ROOT = path.resolve(__dirname, "..");
+const NOTEBOOK_DIR = path.join(REPO_ROOT, "notebooks");
+
+const USAGE = `usage: minicifar-lab <command> [options]
+
+commands:
+  build [--profile quick|full] [--only 01,03] [--no-pdf] [--log-output]
+        compile src/, execute every notebook headlessly (reports/notebooks/),
+        then write reports/report.html, reports/slides.html and reports/slides.pdf
+  run NOTEBOOK [--output FILE] [-p NAME VALUE]... [--log-output]
+        execute one notebook (values are JSON, else strings)
+  report [--profile quick|full] [--no-pdf]
+        rebuild the report and slides from reports/notebooks and reports/results
+  data minicifar [--json] [--classes N|a,b,c] [--R N] [--train-size F]
+        print the MINICIFAR subset (positions and train/valid indices)
+  backend
+        print the TensorFlow.js backend that would be used (LAB_BACKEND overrides)
+  compile
+        compile src/ to dist/ (what notebooks import)`;
+
+class UsageError extends Error {}
+
+function takeFlag(args: string[], name: string): boolean {
+  const i = args.indexOf(name);
+  if (i < 0) return false;
+  args.splice(i, 1);
+  return true;
+}
+
+function takeOption(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith("--")) throw new UsageError(`option ${name} needs a value`);
+  args.splice(i, 2);
+  return v;
+}
+
+function noRest(args: string[], cmd: string): void {
+  if (args.length) throw new UsageError(`${cmd}: unexpected argument(s) ${args.map((a) => JSON.stringify(a)).join(" ")}`);
+}
+
+function parseValue(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+/** Compile src/ to dist/ with tsc: notebooks import the compiled library (tslab cannot compile files outside its folder). */
+export function compile(log: (s: string) => void = console.log): void {
+  const tsc = require.resolve("typescript/bin/tsc");
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [tsc, "-p", path.join(REPO_ROOT, "tsconfig.build.json")], { cwd: REPO_ROOT, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`compiling src/ failed:\n${r.stdout}${r.stderr}`);
+  log(`compiled src/ → dist/ in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+}
+
+export function listNotebooks(only?: string): string[] {
+  const all = fs.readdirSync(NOTEBOOK_DIR).filter((f) => f.endsWith(".ipynb")).sort();
+  if (!only) return all.map((f) => path.join(NOTEBOOK_DIR, f));
+  const wanted = only.split(",").map((s) => s.trim()).filter(Boolean);
+  return wanted.map((w) => {
+    const hit = all.find((f) => f === w || f.startsWith(w));
+    if (!hit) throw new UsageError(`--only: no notebook matches "${w}"; notebooks: ${all.join(", ")}`);
+    return path.join(NOTEBOOK_DIR, hit);
+  });
+}
+
+function checkProfile(p: string): string {
+  if (p !== "quick" && p !== "full") throw new UsageError(`--profile must be quick or full, got "${p}"`);
+  return p;
+}
+
+async function report(profile: string, pdf: boolean, notebooks?: string[]): Promise<number> {
+  const outDir = path.join(REPO_ROOT, "reports");
+  const executed =
+    notebooks ??
+    listNotebooks()
+      .map((nb) => path.join(outDir, "notebooks", path.basename(nb)))
+      .filter((f) => fs.existsSync(f));
+  if (executed.length === 0) throw new Error(`no executed notebooks in ${path.join(outDir, "notebooks")}; run \`minicifar-lab build\` first`);
+  const runs = loadRuns().filter((r) => r.profile === profile);
+  const r = await buildReport({ notebooks: executed, runs, outDir, pdf });
+  console.log(`report: ${r.html}`);
+  console.log(`slides: ${r.slidesHtml} (${r.slides} slides)`);
+  if (r.pdf) console.log(`pdf:    ${r.pdf}`);
+  if (r.pdfError) {
+    console.error(`pdf:    not written: ${r.pdfError}`);
+    return 2;
+  }
+  return 0;
+}
+
+async function build(args: string[]): Promise<number> {
+  const profile = checkProfile(takeOption(args, "--profile") ?? process.env.LAB_PROFILE ?? "quick");
+  const only = takeOption(args, "--only");
+  const pdf = !takeFlag(args, "--no-pdf");
+  const logOutput = takeFlag(args, "--log-output");
+  noRest(args, "build");
+  const t0 = Date.now();
+  compile();
+  const outDir = path.join(REPO_ROOT, "reports", "notebooks");
+  const executed: string[] = [];
+  const times: string[] = [];
+  for (const nb of listNotebooks(only)) {
+    const out = path.join(outDir, path.basename(nb));
+    console.log(`\n== ${path.basename(nb)} (profile ${profile})`);
+    const r = await runNotebook(nb, out, { parameters: { profile }, log: (l) => console.log(l), logOutput });
+    executed.push(out);
+    times.push(`${path.basename(nb)} ${r.seconds.toFixed(0)}s`);
+  }
+  const code = await report(profile, pdf, only ? undefined : executed);
+  console.log(`\nbuild finished in ${((Date.now() - t0) / 1000).toFixed(0)}s (${times.join(", ")})`);
+  return code;
+}
+
+async function run(args: string[]): Promise<number> {
+  const output = takeOption(args, "--output");
+  const logOutput = takeFlag(args, "--log-output");
+  const parameters: Record<string, unknown> = {};
+  for (let i = args.indexOf("-p"); i >= 0; i = args.indexOf("-p")) {
+    const [name, value] = [args[i + 1], args[i + 2]];
+    if (name === undefined || value === undefined) throw new UsageError("-p needs a NAME and a VALUE");
+    parameters[name] = parseValue(value);
+    args.splice(i, 3);
+  }
+  if (args.length !== 1) throw new UsageError("run: give exactly one NOTEBOOK");
+  const input = path.resolve(args[0]);
+  compile();
+  const out = output ? path.resolve(output) : path.join(REPO_ROOT, "reports", "notebooks", path.basename(input));
+  const r = await runNotebook(input, out, { parameters, log: (l) => console.log(l), logOutput });
+  console.log(`executed ${r.cells} cells in ${r.seconds.toFixed(1)}s → ${r.output}`);
+  return 0;
+}
+
+async function data(args: string[]): Promise<number> {
+  const sub = args.shift();
+  if (sub !== "minicifar") throw new UsageError(`data: unknown subcommand ${JSON.stringify(sub ?? "")}; valid: minicifar`);
+  const json = takeFlag(args, "--json");
+  const r = minicifarJson(parseMinicifarArgs(args));
+  if (json) {
+    console.log(JSON.stringify(r));
+  } else {
+    console.log(`classes: ${r.classes.join(", ")}`);
+    console.log(`train positions per class: ${r.trainPositions.length} (first ${r.trainPositions.slice(0, 10).join(" ")})`);
+    console.log(`test positions per class: ${r.testPositions.length} (first ${r.testPositions.slice(0, 10).join(" ")})`);
+    console.log(`train/valid: ${r.trainIndices.length}/${r.validIndices.length}`);
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = argv.slice();
+  const cmd = args.shift();
+  try {
+    switch (cmd) {
+      case "build":
+        return await build(args);
+      case "run":
+        return await run(args);
+      case "report": {
+        const profile = checkProfile(takeOption(args, "--profile") ?? "quick");
+        const pdf = !takeFlag(args, "--no-pdf");
+        noRest(args, "report");
+        return await report(profile, pdf);
+      }
+      case "data":
+        return await data(args);
+      case "backend": {
+        noRest(args, "backend");
+        await initBackend();
+        return 0;
+      }
+      case "compile":
+        noRest(args, "compile");
+        compile();
+        return 0;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        return cmd === undefined ? 1 : 0;
+      default:
+        throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`minicifar-lab: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}

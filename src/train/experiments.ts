@@ -1,0 +1,240 @@
+/**
+ * The lab's experiments as functions the notebooks call: train from scratch on
+ * MINICIFAR, pretrain a backbone on filtered CIFAR-100, fit a linear probe on
+ * frozen features, fine-tune. Each returns a RunRecord and saves it to the
+ * results store. Profiles ("quick" for CI and slides drafts, "full" for real
+ * runs) hold every size knob in one place.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { batches, type ImageSet, type Minicifar } from "../data";
+import { buildModel, countParams, featureExtractor, withNewHead } from "../models";
+import type { EpochMetrics, ModelSpec, RunRecord, TrainSpec } from "../results/types";
+import { saveRun } from "../results/store";
+import { evaluate, featureSource, predictAll, trainModel, type DataSource, type TrainHooks, type TrainResult } from "./loop";
+
+export type ProfileName = "quick" | "full";
+
+export interface Profile {
+  name: ProfileName;
+  /** Models trained from scratch in notebook 01 (preset names or full specs), with their hyperparameters. */
+  scratch: { model: string; overrides?: Partial<ModelSpec>; train: TrainSpec }[];
+  /** Backbone for transfer learning (notebook 03). */
+  backbone: string;
+  /** CIFAR-100 pretraining: images per fine class (undefined = all 500) and hyperparameters. */
+  pretrainPerClass?: number;
+  pretrain: TrainSpec;
+  /** Linear probe on frozen features. */
+  probe: TrainSpec;
+  /** Fine-tuning of the whole model. */
+  finetune: TrainSpec;
+}
+
+const sgd = (o: Partial<TrainSpec>): TrainSpec => ({
+  optimizer: "sgd",
+  lr: 0.05,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  epochs: 10,
+  batchSize: 64,
+  schedule: "cosine",
+  augment: ["crop4", "hflip"],
+  seed: 0,
+  ...o,
+});
+
+export const PROFILES: Record<ProfileName, Profile> = {
+  quick: {
+    name: "quick",
+    scratch: [
+      { model: "ResNet8-w8", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
+      { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
+    ],
+    backbone: "ResNet8-w16",
+    pretrainPerClass: 100,
+    pretrain: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }),
+    probe: sgd({ lr: 0.1, epochs: 30, batchSize: 128, weightDecay: 0, augment: [] }),
+    finetune: sgd({ lr: 0.01, epochs: 2, batchSize: 64 }),
+  },
+  full: {
+    name: "full",
+    scratch: [
+      { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
+      { model: "ResNet20-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
+      { model: "ResNet20-w16", overrides: { name: "ResNet20-w16-silu-drop0.2", activation: "silu", dropout: 0.2 }, train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
+    ],
+    backbone: "ResNet20-w16",
+    pretrain: sgd({ lr: 0.05, epochs: 15, batchSize: 64 }),
+    probe: sgd({ lr: 0.1, epochs: 50, batchSize: 128, weightDecay: 0, augment: [] }),
+    finetune: sgd({ lr: 0.01, epochs: 10, batchSize: 64 }),
+  },
+};
+
+export function getProfile(name: string): Profile {
+  const p = PROFILES[name as ProfileName];
+  if (!p) throw new Error(`unknown profile "${name}"; valid: ${Object.keys(PROFILES).join(", ")}`);
+  return p;
+}
+
+/** An ImageSet as a training DataSource: seeded shuffle and augmentation for training batches. */
+export function imageSource(set: ImageSet, spec: Pick<TrainSpec, "augment" | "seed">): DataSource {
+  const crop = spec.augment.includes("crop4") ? 4 : 0;
+  const flip = spec.augment.includes("hflip");
+  const unknown = spec.augment.filter((a) => a !== "crop4" && a !== "hflip");
+  if (unknown.length) throw new Error(`unknown augmentation ${JSON.stringify(unknown)}; valid: crop4, hflip`);
+  return {
+    size: set.n,
+    numClasses: set.classNames.length,
+    batches: ({ batchSize, epoch, train }) =>
+      batches(set, {
+        batchSize,
+        epoch,
+        seed: spec.seed,
+        shuffle: train,
+        augment: train && (crop || flip) ? { crop, flip } : false,
+      }),
+  };
+}
+
+function record(o: {
+  id: string;
+  task: RunRecord["task"];
+  dataset: string;
+  spec: ModelSpec;
+  train: TrainSpec;
+  params: number;
+  profile: string;
+  result: TrainResult;
+}): RunRecord {
+  return {
+    id: `${o.profile}/${o.id}`,
+    task: o.task,
+    dataset: o.dataset,
+    model: o.spec,
+    train: o.train,
+    params: o.params,
+    backend: tf.getBackend(),
+    profile: o.profile,
+    epochs: o.result.epochs,
+    testAccuracy: o.result.testAccuracy ?? NaN,
+    trainSeconds: o.result.trainSeconds,
+    trainImagesPerSecond: o.result.trainImagesPerSecond,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+export interface ScratchRun {
+  model: tf.LayersModel;
+  record: RunRecord;
+}
+
+/** Task 1: train one model from scratch on MINICIFAR, test it, and store the record. */
+export async function trainFromScratch(o: {
+  data: Minicifar;
+  spec: ModelSpec;
+  train: TrainSpec;
+  profile: string;
+  id?: string;
+  hooks?: TrainHooks;
+  save?: boolean;
+}): Promise<ScratchRun> {
+  tf.util.assert(o.spec.numClasses === o.data.classes.length, () => `model has ${o.spec.numClasses} classes, MINICIFAR has ${o.data.classes.length}`);
+  const model = buildModel(o.spec);
+  const result = await trainModel(
+    model,
+    { train: imageSource(o.data.train, o.train), valid: imageSource(o.data.valid, o.train), test: imageSource(o.data.test, o.train) },
+    o.train,
+    { label: o.spec.name, ...o.hooks },
+  );
+  const rec = record({ id: o.id ?? `scratch/${o.spec.name}`, task: "scratch", dataset: "minicifar", spec: o.spec, train: o.train, params: countParams(model), profile: o.profile, result });
+  if (o.save !== false) saveRun(rec);
+  return { model, record: rec };
+}
+
+/** Part 3, step 1: pretrain a backbone on (filtered) CIFAR-100. */
+export async function pretrainBackbone(o: {
+  train: ImageSet;
+  test: ImageSet;
+  spec: ModelSpec;
+  trainSpec: TrainSpec;
+  profile: string;
+  hooks?: TrainHooks;
+}): Promise<ScratchRun> {
+  const model = buildModel(o.spec);
+  const result = await trainModel(
+    model,
+    { train: imageSource(o.train, o.trainSpec), valid: imageSource(o.test, o.trainSpec) },
+    o.trainSpec,
+    { label: `${o.spec.name} on CIFAR-100`, ...o.hooks },
+  );
+  // CIFAR-100 has no separate validation split here: the test split served as validation.
+  const last = result.epochs[result.epochs.length - 1];
+  result.testAccuracy = last.valAccuracy;
+  const rec = record({ id: `pretrain/${o.spec.name}`, task: "pretrain", dataset: "cifar100-filtered", spec: o.spec, train: o.trainSpec, params: countParams(model), profile: o.profile, result });
+  saveRun(rec);
+  return { model, record: rec };
+}
+
+/**
+ * Part 3, step 2: freeze the backbone, compute its pooled features once, and train a
+ * linear classifier on them. Returns the full model (backbone + trained head).
+ */
+export async function linearProbe(o: {
+  backbone: tf.LayersModel;
+  backboneSpec: ModelSpec;
+  data: Minicifar;
+  trainSpec: TrainSpec;
+  profile: string;
+  hooks?: TrainHooks;
+}): Promise<ScratchRun> {
+  const t0 = Date.now();
+  const features = featureExtractor(o.backbone);
+  const plain = { ...o.trainSpec, augment: [] };
+  const k = o.data.classes.length;
+  const f = async (set: ImageSet) => {
+    const r = await predictAll(features, imageSource(set, plain));
+    return featureSource(r.outputs, r.dim, r.labels, k, o.trainSpec.seed);
+  };
+  const [train, valid, test] = [await f(o.data.train), await f(o.data.valid), await f(o.data.test)];
+  const featureSeconds = (Date.now() - t0) / 1000;
+  const dim = features.outputs[0].shape[1] as number;
+  const head = tf.sequential({ layers: [tf.layers.dense({ inputShape: [dim], units: k, name: "probe" })] });
+  const result = await trainModel(head, { train, valid, test }, o.trainSpec, { label: "linear probe", ...o.hooks });
+  result.trainSeconds += featureSeconds;
+  const model = withNewHead(o.backbone, k);
+  model.getLayer("head").setWeights(head.getLayer("probe").getWeights());
+  head.dispose();
+  const spec: ModelSpec = { ...o.backboneSpec, numClasses: k };
+  const rec = record({ id: `probe/${o.backboneSpec.name}`, task: "probe", dataset: "minicifar", spec, train: o.trainSpec, params: dim * k + k, profile: o.profile, result });
+  saveRun(rec);
+  return { model, record: rec };
+}
+
+/** Part 3, step 3: fine-tune every layer of the probed model on MINICIFAR. */
+export async function fineTune(o: {
+  model: tf.LayersModel;
+  spec: ModelSpec;
+  data: Minicifar;
+  trainSpec: TrainSpec;
+  profile: string;
+  hooks?: TrainHooks;
+}): Promise<ScratchRun> {
+  const data = { train: imageSource(o.data.train, o.trainSpec), valid: imageSource(o.data.valid, o.trainSpec), test: imageSource(o.data.test, o.trainSpec) };
+  const result = await trainModel(o.model, data, o.trainSpec, { label: `fine-tune ${o.spec.name}`, ...o.hooks });
+  const rec = record({ id: `finetune/${o.spec.name}`, task: "finetune", dataset: "minicifar", spec: o.spec, train: o.trainSpec, params: countParams(o.model), profile: o.profile, result });
+  saveRun(rec);
+  return { model: o.model, record: rec };
+}
+
+/** Accuracy of a model on a MINICIFAR split, for quick checks in notebooks. */
+export async function accuracyOn(model: tf.LayersModel, set: ImageSet): Promise<number> {
+  return (await evaluate(model, imageSource(set, { augment: [], seed: 0 }))).accuracy;
+}
+
+/** A compact per-epoch table for notebook output. */
+export function epochTable(epochs: EpochMetrics[]): string {
+  const rows = epochs.map(
+    (e) =>
+      `${String(e.epoch).padStart(5)}  ${e.trainLoss.toFixed(3).padStart(10)}  ${(100 * e.trainAccuracy).toFixed(1).padStart(9)}%  ${(100 * e.valAccuracy).toFixed(1).padStart(7)}%  ${e.lr.toFixed(4).padStart(7)}  ${e.seconds.toFixed(1).padStart(6)}s`,
+  );
+  return ["epoch  train loss  train acc  val acc      lr    time", ...rows].join("\n");
+}
