@@ -147,6 +147,8 @@ export class KernelClient {
   private stderrTail = "";
   private exitInfo: { code: number | null; signal: string | null } | null = null;
   private exitPromise: Promise<void>;
+  /** Content of the kernel_info_reply (language_info, implementation, …), once it arrived. */
+  kernelInfo: Record<string, unknown> | undefined;
   /** display_id → outputs, shared across cells (update_display_data may target an earlier cell). */
   readonly displays = new Map<string, Output[]>();
 
@@ -314,6 +316,7 @@ export class KernelClient {
       this.shellWaiters.delete(parentId);
       waiter(m);
     }
+    if (m.header.msg_type === "kernel_info_reply") this.kernelInfo ??= m.content;
     const p = this.pending.get(parentId);
     if (p && m.header.msg_type === "execute_reply") {
       p.reply = m;

@@ -126,6 +126,8 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
     throw new Error(`notebook ${input}: cannot start the tslab kernel: ${(err as Error).message}`);
   }
 
+  const languageInfo = kernel.kernelInfo?.language_info;
+  if (languageInfo && typeof languageInfo === "object") nb.metadata.language_info = languageInfo as Record<string, unknown>;
   let counter = 0;
   let graceMs = 3000;
   try {

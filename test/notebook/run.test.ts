@@ -56,7 +56,12 @@ test("runs a notebook: relative import, stdout, display_data, parameters, execut
   assert.deepEqual(cells[1].metadata.tags, ["injected-parameters"]);
   assert.match(text(cells[2]), /HI THERE! HI THERE!/);
   assert.deepEqual(cells[2].outputs[0], { output_type: "stream", name: "stdout", text: ["HI THERE! HI THERE!\n"] });
-  assert.deepEqual(cells[3].outputs, [{ output_type: "display_data", data: { "text/html": ["<b>x</b>"] }, metadata: {} }]);
+  assert.deepEqual(cells[3].outputs, [
+    { output_type: "display_data", data: { "text/html": ["<b>x</b>"] }, metadata: {} },
+    // tslab.newDisplay(): display_data, then update_display_data replaced it in place
+    { output_type: "display_data", data: { "text/plain": ["step 2"] }, metadata: {} },
+  ]);
+  assert.equal(nb.metadata.language_info?.name, "typescript");
   assert.equal(cells[4].execution_count, null); // empty cell is skipped
   assert.match(text(cells[5]), /"8\\n"/); // "hi there".length
   assert.deepEqual(cells.filter((c) => c.execution_count !== null).map((c) => c.execution_count), [1, 2, 3, 4, 5]);
