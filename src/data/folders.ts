@@ -16,12 +16,23 @@ const collator = new Intl.Collator("en", { numeric: true, sensitivity: "variant"
 /** Image files of one folder, sorted numeric-aware by name (full paths). */
 export function listImageFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) throw new Error(`image folder not found: ${dir}`);
-  return fs
+  const names = fs
     .readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isFile() && IMAGE_EXT.test(e.name))
-    .map((e) => e.name)
-    .sort(collator.compare)
-    .map((name) => path.join(dir, name));
+    .map((e) => e.name);
+  return sortNames(names).map((name) => path.join(dir, name));
+}
+
+/** Numeric-aware name sort (fast path when every name is digits + extension, e.g. NNNN.jpg). */
+export function sortNames(names: string[]): string[] {
+  const re = /^(\d+)(\.[^.]*)?$/;
+  if (names.every((n) => re.test(n))) {
+    return names
+      .map((n) => ({ n, v: Number(re.exec(n)![1]) }))
+      .sort((a, b) => a.v - b.v || (a.n < b.n ? -1 : a.n > b.n ? 1 : 0))
+      .map((e) => e.n);
+  }
+  return names.sort(collator.compare);
 }
 
 /** Decode one 32×32 JPEG or PNG file into `out` (HWC RGB) at `offset`. */

@@ -8,8 +8,16 @@ export const SHARED = path.resolve(REPO, "..", "shared", "data");
 export const HAS_SHARED_C10 = fs.existsSync(path.join(SHARED, "cifar10-jpeg", "train"));
 export const HAS_SHARED_C100 = fs.existsSync(path.join(SHARED, "cifar100-binary", "train.bin"));
 
+const temps: string[] = [];
+process.on("exit", () => {
+  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `mcl-${prefix}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `mcl-${prefix}-`));
+  temps.push(d);
+  return d;
 }
 
 /** Run `fn` with environment variables set, restoring them afterwards. */
