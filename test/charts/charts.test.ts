@@ -1,0 +1,115 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as path from "path";
+import { loadRuns } from "../../src/results/store";
+import { KUANGLIU } from "../../src/results/kuangliu";
+import {
+  accuracyVsParamsSpec,
+  displayChart,
+  chartBundle,
+  renderSvg,
+  trainingCurvesSpec,
+  transferRows,
+  transferSpec,
+  OURS_LABEL,
+  REFERENCE_LABEL,
+  VEGALITE_MIME,
+} from "../../src/charts";
+
+const runs = loadRuns(path.join(__dirname, "..", "fixtures", "report", "runs"));
+
+type AnyObj = Record<string, any>;
+
+test("kuangliu table has the 14 models of the README with plausible values", () => {
+  assert.equal(KUANGLIU.length, 14);
+  const r18 = KUANGLIU.find((m) => m.model === "ResNet18");
+  assert.deepEqual(r18 && [r18.accuracy, r18.params], [93.02, 11_173_962]);
+  for (const m of KUANGLIU) {
+    assert.ok(m.accuracy > 90 && m.accuracy < 100, m.model);
+    assert.ok(m.params > 1e6 && m.params < 1e8, m.model);
+  }
+});
+
+test("accuracy-vs-params: log x scale, all 14 kuangliu models, our runs labelled and distinguished", () => {
+  const spec = accuracyVsParamsSpec(runs) as AnyObj;
+  const values: AnyObj[] = spec.data.values;
+  const ref = values.filter((v) => v.source === REFERENCE_LABEL);
+  const ours = values.filter((v) => v.source === OURS_LABEL);
+  assert.deepEqual(ref.map((v) => v.label).sort(), KUANGLIU.map((m) => m.model).sort());
+  // best scratch run per model name: 4 architectures (the lr sweep duplicate collapses)
+  assert.deepEqual(ours.map((v) => v.label).sort(), ["DenseNet-g12-small", "PreActResNet14-w16", "ResNet20-w16", "VGG11-w32"]);
+  assert.equal(ours.find((v) => v.label === "ResNet20-w16")?.accuracy, 86.88);
+  const points = spec.layer[0];
+  assert.equal(points.encoding.x.scale.type, "log");
+  assert.equal(points.encoding.x.field, "params");
+  assert.equal(points.encoding.y.field, "accuracy");
+  assert.deepEqual(points.encoding.color.scale.domain, [REFERENCE_LABEL, OURS_LABEL]);
+  assert.equal(points.encoding.shape.field, "source");
+  const textLayers = spec.layer.slice(1);
+  assert.ok(textLayers.length >= 1 && textLayers.every((l: AnyObj) => l.mark.type === "text" && l.encoding.text.field === "label"));
+  // every point carries a label position handled by some text layer
+  const handled = new Set(textLayers.map((l: AnyObj) => l.transform[0].filter.equal));
+  for (const v of values) assert.ok(handled.has(v.labelPos), v.label);
+});
+
+test("accuracy-vs-params without runs still shows the reference", () => {
+  const spec = accuracyVsParamsSpec([]) as AnyObj;
+  assert.equal(spec.data.values.length, 14);
+});
+
+test("transfer rows: best per task and model, in scratch/probe/finetune order", () => {
+  const rows = transferRows(runs);
+  assert.deepEqual([...new Set(rows.map((r) => r.task))], ["scratch", "probe", "finetune"]);
+  assert.equal(rows.filter((r) => r.model === "ResNet20-w16").length, 1);
+  assert.equal(rows.find((r) => r.task === "finetune")?.accuracy, 90.13);
+  const spec = transferSpec(runs) as AnyObj;
+  assert.equal(spec.layer[0].mark.type, "bar");
+});
+
+test("training curves spec has accuracy and loss panels", () => {
+  const spec = trainingCurvesSpec(runs[0]) as AnyObj;
+  assert.equal(spec.hconcat.length, 2);
+  assert.equal(spec.data.values.length, runs[0].epochs.length * 4);
+});
+
+test("renderSvg returns an <svg> document for each spec", async () => {
+  for (const spec of [accuracyVsParamsSpec(runs), transferSpec(runs), trainingCurvesSpec(runs.slice(0, 2))]) {
+    const svg = await renderSvg(spec);
+    assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /<\/svg>\s*$/);
+  }
+  const svg = await renderSvg(accuracyVsParamsSpec(runs));
+  assert.ok(svg.includes("DenseNet121") && svg.includes("ResNet20-w16"));
+});
+
+test("chart bundle carries Vega-Lite, SVG and text; displayChart outside tslab prints a note", async () => {
+  const spec = transferSpec(runs);
+  const bundle = await chartBundle(spec);
+  assert.deepEqual(Object.keys(bundle).sort(), [VEGALITE_MIME, "image/svg+xml", "text/plain"].sort());
+  const lines: string[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.join(" "));
+  try {
+    await displayChart(spec);
+  } finally {
+    console.log = orig;
+  }
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /tslab/);
+});
+
+test("inside tslab, displayChart sends exactly one display_data bundle", async () => {
+  const key = path.join(__dirname, "fake-tslab", "node_modules", "tslab", "dist", "jupyter.js");
+  const sent: { data: Record<string, unknown>; update: boolean }[] = [];
+  const fake = { lastWriteDisplayData: (msg: { data: Record<string, unknown> }, update: boolean) => void sent.push({ data: msg.data, update }) };
+  (require.cache as Record<string, unknown>)[key] = { id: key, filename: key, loaded: true, exports: fake };
+  try {
+    await displayChart(accuracyVsParamsSpec(runs));
+  } finally {
+    delete require.cache[key];
+  }
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].update, false);
+  assert.deepEqual(Object.keys(sent[0].data).sort(), [VEGALITE_MIME, "image/svg+xml", "text/plain"].sort());
+  assert.match(String(sent[0].data["image/svg+xml"]), /^<svg/);
+});
