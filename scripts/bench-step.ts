@@ -109,18 +109,25 @@ async function main() {
   step();
   const tensors0 = tf.memory().numTensors;
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   let loss = 0;
   for (let i = 0; i < STEPS; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     loss = step();
+    const c = process.cpuUsage(c0);
+    cpuTimes.push((c.user + c.system) / 1000);
     times.push(performance.now() - t0);
   }
   const tensors1 = tf.memory().numTensors;
   times.sort((a, b) => a - b);
+  cpuTimes.sort((a, b) => a - b);
   const med = times[Math.floor(times.length / 2)];
+  const cpuMed = cpuTimes[Math.floor(cpuTimes.length / 2)];
   console.log(
     `backend=${name} mode=${MODE} params=${params} batch=${BATCH} steps=${STEPS} median ${med.toFixed(1)} ms/step ` +
-      `min ${times[0].toFixed(1)} → ${((BATCH * 1000) / med).toFixed(1)} img/s; loss ${loss.toFixed(4)}; ` +
+      `min ${times[0].toFixed(1)} → ${((BATCH * 1000) / med).toFixed(1)} img/s (best ${((BATCH * 1000) / times[0]).toFixed(1)}); ` +
+      `CPU time ${cpuMed.toFixed(1)} ms/step → ${((BATCH * 1000) / cpuMed).toFixed(1)} img/s per CPU-second; loss ${loss.toFixed(4)}; ` +
       `numTensors ${tensors0} → ${tensors1}`,
   );
   if (PROFILE) {

@@ -36,7 +36,7 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 
 /** The kernels this module registers on `wasm`, in registration order. */
-export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "Tile"] as const;
+export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "Tile", "Sum", "Mean", "LabFusedBatchNormGrad"] as const;
 
 const originals = new Map<string, KernelFn>();
 const originalConfigs = new Map<string, tf.KernelConfig>();
@@ -333,11 +333,125 @@ function tile(args: KernelArgs): TensorInfo {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sum / Mean over leading axes (e.g. [0,1,2] of NHWC): the wasm kernels transpose the reduced axes to the
+// end first (a full copy); here one pass with float64 accumulators per output element.
+
+function leadingAxesCount(x: TensorInfo, axisAttr: number | number[] | undefined): number {
+  const rank = x.shape.length;
+  const axes = tf.util.parseAxisParam(axisAttr ?? [...Array(rank).keys()], x.shape).slice().sort((a, b) => a - b);
+  for (let i = 0; i < axes.length; i++) if (axes[i] !== i) return -1;
+  return axes.length;
+}
+
+function reduceLeading(args: KernelArgs, name: "Sum" | "Mean"): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x } = args.inputs as { x: TensorInfo };
+  const attrs = args.attrs ?? {};
+  const r = x.dtype === "float32" ? leadingAxesCount(x, attrs.axis as number | number[] | undefined) : -1;
+  const rank = x.shape.length;
+  if (r <= 0 || r >= rank) return call(name, args.inputs, backend, attrs);
+  let outer = 1;
+  for (let i = 0; i < r; i++) outer *= x.shape[i];
+  const innerShape = x.shape.slice(r);
+  const inner = innerShape.reduce((a, b) => a * b, 1);
+  const outShape = attrs.keepDims ? [...x.shape.slice(0, r).map(() => 1), ...innerShape] : innerShape;
+  const out = backend.makeOutput(outShape, "float32");
+  const xa = f32(backend, x);
+  const oa = f32(backend, out);
+  const acc = new Float64Array(inner);
+  for (let i = 0, o = 0; i < outer; i++) for (let j = 0; j < inner; j++) acc[j] += xa[o++];
+  const k = name === "Mean" ? 1 / outer : 1;
+  for (let j = 0; j < inner; j++) oa[j] = acc[j] * k;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// FusedBatchNorm gradient. tfjs-core's gradient runs ~15 full-size ops per BN layer (sub, mul, a Tile of
+// rsqrt(var) to the activation shape, and four Sums that each transpose). For NHWC float32 with per-channel
+// statistics on wasm we compute all five input gradients in one pass over dy and x, as kernel
+// "LabFusedBatchNormGrad"; elsewhere the stock gradient runs.
+
+export const BN_GRAD_KERNEL = "LabFusedBatchNormGrad";
+
+function fusedBatchNormGrad(args: KernelArgs): TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, x, mean, variance, scale } = args.inputs as Record<string, TensorInfo | undefined> as {
+    dy: TensorInfo; x: TensorInfo; mean: TensorInfo; variance: TensorInfo; scale?: TensorInfo;
+  };
+  const eps = Number((args.attrs ?? {}).varianceEpsilon ?? 0.001);
+  const C = mean.shape[0];
+  const dx = backend.makeOutput(x.shape, "float32");
+  const dMean = backend.makeOutput([C], "float32");
+  const dVar = backend.makeOutput([C], "float32");
+  const dScale = backend.makeOutput([C], "float32");
+  const dOffset = backend.makeOutput([C], "float32");
+  const xa = f32(backend, x), dya = f32(backend, dy), dxa = f32(backend, dx);
+  const ma = f32(backend, mean), va = f32(backend, variance);
+  const sa = scale ? f32(backend, scale) : null;
+  const rstd = new Float64Array(C), k = new Float32Array(C), m = new Float32Array(C);
+  for (let c = 0; c < C; c++) {
+    rstd[c] = 1 / Math.sqrt(va[c] + eps);
+    k[c] = (sa ? sa[c] : 1) * rstd[c];
+    m[c] = ma[c];
+  }
+  const s1 = new Float64Array(C), s2 = new Float64Array(C);
+  const rows = xa.length / C;
+  for (let r = 0, o = 0; r < rows; r++) {
+    for (let c = 0; c < C; c++, o++) {
+      const d = dya[o];
+      s1[c] += d;
+      s2[c] += d * (xa[o] - m[c]);
+      dxa[o] = d * k[c];
+    }
+  }
+  const dm = f32(backend, dMean), dv = f32(backend, dVar), ds = f32(backend, dScale), dof = f32(backend, dOffset);
+  for (let c = 0; c < C; c++) {
+    const g = sa ? sa[c] : 1;
+    dof[c] = s1[c];
+    ds[c] = s2[c] * rstd[c];
+    dm[c] = -rstd[c] * g * s1[c];
+    dv[c] = -0.5 * rstd[c] * rstd[c] * rstd[c] * g * s2[c];
+  }
+  return [dx, dMean, dVar, dScale, dOffset];
+}
+
+let origBnGrad: tf.GradConfig | undefined;
+
+function installBatchNormGradient(): void {
+  if (origBnGrad) return;
+  const orig = tf.getGradient("FusedBatchNorm");
+  if (!orig) return;
+  origBnGrad = orig;
+  tf.registerGradient({
+    ...orig,
+    gradFunc: (dy, saved, attrs) => {
+      const [x, mean, variance, scale] = saved;
+      const dyT = dy as tf.Tensor;
+      const fast =
+        tf.getBackend() === "wasm" && x.rank === 4 && mean.rank === 1 && variance.rank === 1 &&
+        (scale == null || scale.rank === 1) && x.dtype === "float32" && dyT.dtype === "float32" &&
+        mean.shape[0] === x.shape[3] && variance.shape[0] === x.shape[3];
+      if (!fast) return orig.gradFunc(dy, saved, attrs);
+      // Computed eagerly: the tape calls each returned function inside its own tidy, which would dispose
+      // the sibling outputs of a lazily shared kernel call.
+      const inputs: tf.NamedTensorMap = { dy: dyT, x, mean, variance };
+      if (scale != null) inputs.scale = scale;
+      const res = tf.engine().runKernel(BN_GRAD_KERNEL, inputs, attrs as tf.NamedAttrMap) as unknown as tf.Tensor[];
+      const get = (i: number) => () => res[i];
+      return { x: get(0), mean: get(1), variance: get(2), scale: get(3), offset: get(4) };
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const KERNELS: Record<(typeof WASM_TRAINING_KERNELS)[number], KernelFn> = {
   Conv2DBackpropFilter: conv2DBackpropFilter as KernelFn,
   Conv2DBackpropInput: conv2DBackpropInput as KernelFn,
   Tile: tile as KernelFn,
+  Sum: ((a: KernelArgs) => reduceLeading(a, "Sum")) as KernelFn,
+  Mean: ((a: KernelArgs) => reduceLeading(a, "Mean")) as KernelFn,
+  LabFusedBatchNormGrad: fusedBatchNormGrad as unknown as KernelFn,
 };
 
 /**
@@ -362,6 +476,7 @@ export function installWasmTrainingKernels(): string[] {
       setupFunc: existing?.setupFunc,
     });
   }
+  installBatchNormGradient();
   installed = true;
   return [...WASM_TRAINING_KERNELS];
 }
@@ -376,5 +491,7 @@ export function uninstallWasmTrainingKernels(): void {
   }
   originals.clear();
   originalConfigs.clear();
+  if (origBnGrad) tf.registerGradient(origBnGrad);
+  origBnGrad = undefined;
   installed = false;
 }
