@@ -265,17 +265,21 @@ export class KernelClient {
           const tail = this.stderrTail.trim() ? `\nkernel output:\n${this.stderrTail.trim()}` : "";
           reject(new Error(`kernel did not answer within ${(timeoutMs / 1000).toFixed(0)} s${tail}`));
         }, timeoutMs);
+        // Requests sent before the kernel binds wait in the Dealer's queue; resending only covers the iopub
+        // slow-joiner race, so back off (200 ms → 1 s) rather than pile up requests while tslab starts.
+        let delay = 200;
         const ping = () => {
           const header = makeHeader("kernel_info_request", this.session);
           sent.add(header.msg_id);
           this.send(this.shell, header, {}).catch(reject);
+          resend = setTimeout(ping, delay);
+          delay = Math.min(delay * 2, 1000);
         };
         ping();
-        resend = setInterval(ping, 250);
       });
     } finally {
       clearTimeout(timer);
-      clearInterval(resend);
+      clearTimeout(resend);
       if (listener) this.iopubListeners.delete(listener);
     }
   }
