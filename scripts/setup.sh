@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One-command setup: system packages (when root), npm dependencies, then the
+# main job (`npm run build`, quick profile). Pass --no-build to stop after
+# installing, or --profile full to run the full experiments.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=1
+BUILD_ARGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) BUILD=0 ;;
+    *) BUILD_ARGS+=("$1") ;;
+  esac
+  shift
+done
+
+# Chromium renders the PDF slides; poppler-utils (pdfinfo) lets the tests count PDF pages.
+APT_PACKAGES=(chromium poppler-utils)
+
+missing=()
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v pdfinfo >/dev/null 2>&1 || missing+=(poppler-utils)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+  else
+    echo "setup: missing system packages: ${missing[*]}"
+    echo "setup: install them with:  sudo apt-get install -y ${APT_PACKAGES[*]}"
+    echo "setup: continuing; without Chromium the HTML report is still written, but not slides.pdf"
+  fi
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js >= 20 is required (found $(node --version))" >&2
+  exit 1
+fi
+
+# tfjs-node / tfjs-node-gpu are optional: their install downloads libtensorflow and may fail offline;
+# npm then drops them and training uses the wasm backend.
+export PUPPETEER_SKIP_DOWNLOAD=true
+npm ci --no-audit --no-fund
+node bin/minicifar-lab.js compile
+
+if [ "$BUILD" = "1" ]; then
+  npm run build -- "${BUILD_ARGS[@]}"
+fi

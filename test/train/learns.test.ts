@@ -1,0 +1,48 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../src/backend";
+import { loadMinicifar, subsetImages } from "../../src/data";
+import { presetSpec } from "../../src/models";
+import { trainFromScratch } from "../../src/train/experiments";
+import { silentProgress } from "../../src/train/progress";
+import { loadRuns } from "../../src/results/store";
+
+test("a short run on real MINICIFAR images learns: loss falls, validation accuracy well above chance", { timeout: 600_000 }, async () => {
+  const backend = await initBackend({ log: () => {} });
+  const full = loadMinicifar();
+  // 1 200 real training images (balanced enough: the split is shuffled), the real 800-image validation and test sets.
+  const data = { ...full, train: subsetImages(full.train, Array.from({ length: 1200 }, (_, i) => i)) };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "results-"));
+  process.env.LAB_RESULTS_DIR = dir;
+  try {
+    const before = tf.memory().numTensors;
+    const { model, record } = await trainFromScratch({
+      data,
+      spec: presetSpec("ResNet8-w8", 4),
+      train: { optimizer: "sgd", lr: 0.05, momentum: 0.9, weightDecay: 5e-4, epochs: 3, batchSize: 32, schedule: "cosine", augment: ["crop4", "hflip"], seed: 1 },
+      profile: "test",
+      hooks: { progress: silentProgress },
+    });
+    const e = record.epochs;
+    console.log(`backend ${backend}: ${e.map((m) => `loss ${m.trainLoss.toFixed(3)} val ${(100 * m.valAccuracy).toFixed(1)}%`).join(" → ")}; test ${(100 * record.testAccuracy).toFixed(1)}%; ${record.trainImagesPerSecond.toFixed(1)} img/s`);
+    assert.equal(e.length, 3);
+    assert.ok(e[2].trainLoss < e[0].trainLoss, "training loss falls");
+    assert.ok(e[0].trainLoss < Math.log(4) + 0.1, "first-epoch loss is below chance level");
+    assert.ok(e[2].valAccuracy > 0.4, `validation accuracy ${e[2].valAccuracy} is well above chance (0.25)`);
+    assert.ok(record.testAccuracy > 0.4, `test accuracy ${record.testAccuracy} is well above chance (0.25)`);
+    // The record is stored and read back.
+    const runs = loadRuns(dir);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].id, "test/scratch/ResNet8-w8");
+    model.dispose();
+    // Training leaks no tensors (model weights disposed above).
+    assert.ok(tf.memory().numTensors <= before + 2, `tensors before ${before}, after ${tf.memory().numTensors}`);
+  } finally {
+    delete process.env.LAB_RESULTS_DIR;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
