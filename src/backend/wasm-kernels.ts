@@ -444,6 +444,37 @@ function installBatchNormGradient(): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Mean gradient. tfjs-core broadcasts dy with Fill(ones) + Multiply + RealDiv (three full-size passes);
+// BN's moments use Mean over the leading axes twice per layer. On wasm, for leading axes, scale the small dy
+// and Tile it (block copies): one memcpy-speed pass.
+
+let origMeanGrad: tf.GradConfig | undefined;
+
+function installMeanGradient(): void {
+  if (origMeanGrad) return;
+  const orig = tf.getGradient("Mean");
+  if (!orig) return;
+  origMeanGrad = orig;
+  tf.registerGradient({
+    ...orig,
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const dyT = dy as tf.Tensor;
+      const rank = x.rank;
+      const axes = tf.util.parseAxisParam((attrs as { axis?: number | number[] }).axis ?? [...Array(rank).keys()], x.shape).slice().sort((a, b) => a - b);
+      const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+      if (tf.getBackend() !== "wasm" || !leading || x.dtype !== "float32" || dyT.dtype !== "float32") {
+        return orig.gradFunc(dy, saved, attrs);
+      }
+      const reduceSize = axes.reduce((p, a) => p * x.shape[a], 1);
+      const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const reps = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
+      return { x: () => tf.tidy(() => tf.tile(tf.reshape(tf.mul(dyT, 1 / reduceSize), expanded), reps)) };
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const KERNELS: Record<(typeof WASM_TRAINING_KERNELS)[number], KernelFn> = {
   Conv2DBackpropFilter: conv2DBackpropFilter as KernelFn,
@@ -477,6 +508,7 @@ export function installWasmTrainingKernels(): string[] {
     });
   }
   installBatchNormGradient();
+  installMeanGradient();
   installed = true;
   return [...WASM_TRAINING_KERNELS];
 }
@@ -492,6 +524,8 @@ export function uninstallWasmTrainingKernels(): void {
   originals.clear();
   originalConfigs.clear();
   if (origBnGrad) tf.registerGradient(origBnGrad);
+  if (origMeanGrad) tf.registerGradient(origMeanGrad);
   origBnGrad = undefined;
+  origMeanGrad = undefined;
   installed = false;
 }

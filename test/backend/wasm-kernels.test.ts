@@ -232,3 +232,20 @@ test("numTensors stays flat across wasm training steps", async () => {
   opt.dispose();
   model.dispose();
 });
+
+test("Mean gradient (tile fast path on wasm) matches cpu", async () => {
+  const shape = [3, 4, 5, 6];
+  for (const axes of [[0, 1, 2], [0], [1, 2], [3]]) for (const keepDims of [false, true]) {
+    const res: Float32Array[] = [];
+    for (const be of ["cpu", "wasm"]) {
+      await tf.setBackend(be);
+      const x = tf.tensor(rand(shape, 51), shape);
+      const outShape = tf.mean(x, axes, keepDims).shape;
+      const probe = tf.tensor(rand(outShape, 52), outShape);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, axes, keepDims), probe)))(x);
+      res.push(Float32Array.from(g.dataSync() as Float32Array));
+      tf.dispose([x, probe, g]);
+    }
+    assert.ok(maxRelErr(res[1], res[0]) < 1e-6, `${axes} ${keepDims}`);
+  }
+});
