@@ -27,6 +27,7 @@ type HeapArray = Float32Array | Int32Array | Uint8Array;
 
 /** The slice of tfjs-backend-wasm's BackendWasm that these kernels use. */
 export interface WasmBackendLike {
+  incRef(dataId: DataId): void;
   typedArrayFromHeap(t: TensorInfo): HeapArray;
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   disposeData(dataId: DataId, force?: boolean): boolean;
@@ -36,7 +37,16 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 type KernelFn = (args: KernelArgs) => TensorInfo | TensorInfo[];
 
 /** The kernels this module registers on `wasm`, in registration order. */
-export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "Tile", "Sum", "Mean", "LabFusedBatchNormGrad"] as const;
+export const WASM_TRAINING_KERNELS = [
+  "Conv2DBackpropFilter",
+  "Conv2DBackpropInput",
+  "Tile",
+  "Sum",
+  "Mean",
+  "LabFusedBatchNormGrad",
+  "Identity",
+  "Cast",
+] as const;
 
 const originals = new Map<string, KernelFn>();
 const originalConfigs = new Map<string, tf.KernelConfig>();
@@ -464,6 +474,30 @@ function installBatchNormGradient(): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Identity / same-dtype Cast: the wasm kernels copy the whole buffer; like the cpu backend (and wasm's own
+// Reshape) we share it with a reference count instead. Kernels never write into their inputs.
+
+function aliasOf(backend: WasmBackendLike, x: TensorInfo): TensorInfo {
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+function identity(args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype === "string") return call("Identity", args.inputs, backend, args.attrs ?? {});
+  return aliasOf(backend, x);
+}
+
+function cast(args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x } = args.inputs as { x: TensorInfo };
+  const dtype = (args.attrs ?? {}).dtype;
+  if (x.dtype === "string" || dtype !== x.dtype) return call("Cast", args.inputs, backend, args.attrs ?? {});
+  return aliasOf(backend, x);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Mean gradient. tfjs-core broadcasts dy with Fill(ones) + Multiply + RealDiv (three full-size passes);
 // BN's moments use Mean over the leading axes twice per layer. On wasm, for leading axes, scale the small dy
 // and Tile it (block copies): one memcpy-speed pass.
@@ -503,6 +537,8 @@ const KERNELS: Record<(typeof WASM_TRAINING_KERNELS)[number], KernelFn> = {
   Sum: ((a: KernelArgs) => reduceLeading(a, "Sum")) as KernelFn,
   Mean: ((a: KernelArgs) => reduceLeading(a, "Mean")) as KernelFn,
   LabFusedBatchNormGrad: fusedBatchNormGrad as unknown as KernelFn,
+  Identity: identity as KernelFn,
+  Cast: cast as KernelFn,
 };
 
 /**

@@ -249,3 +249,21 @@ test("Mean gradient (tile fast path on wasm) matches cpu", async () => {
     assert.ok(maxRelErr(res[1], res[0]) < 1e-6, `${axes} ${keepDims}`);
   }
 });
+
+test("Identity / same-dtype Cast share buffers safely; other casts still convert", async () => {
+  await tf.setBackend("wasm");
+  const a = tf.tensor1d([1.5, -2.5, 3]);
+  const b = tf.clone(a);
+  const c = tf.cast(a, "float32");
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1.5, -2.5, 3]);
+  b.dispose();
+  assert.deepEqual(Array.from(c.dataSync()), [1.5, -2.5, 3]);
+  const d = tf.cast(c, "int32");
+  assert.equal(d.dtype, "int32");
+  assert.deepEqual(Array.from(d.dataSync()), [1, -2, 3]);
+  const v = tf.variable(c);
+  v.assign(tf.tensor1d([7, 8, 9]));
+  assert.deepEqual(Array.from(c.dataSync()), [1.5, -2.5, 3]);
+  tf.dispose([c, d, v]);
+});
