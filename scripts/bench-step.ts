@@ -107,7 +107,9 @@ async function main() {
   // warm-up (XNNPACK operator creation, optimizer slots)
   step();
   step();
+  const heapBytes = () => ((tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0) / 2 ** 20;
   const tensors0 = tf.memory().numTensors;
+  const heap0 = heapBytes();
   const times: number[] = [];
   const cpuTimes: number[] = [];
   let loss = 0;
@@ -120,6 +122,7 @@ async function main() {
     times.push(performance.now() - t0);
   }
   const tensors1 = tf.memory().numTensors;
+  const heap1 = heapBytes();
   times.sort((a, b) => a - b);
   cpuTimes.sort((a, b) => a - b);
   const med = times[Math.floor(times.length / 2)];
@@ -128,7 +131,7 @@ async function main() {
     `backend=${name} mode=${MODE} params=${params} batch=${BATCH} steps=${STEPS} median ${med.toFixed(1)} ms/step ` +
       `min ${times[0].toFixed(1)} → ${((BATCH * 1000) / med).toFixed(1)} img/s (best ${((BATCH * 1000) / times[0]).toFixed(1)}); ` +
       `CPU time ${cpuMed.toFixed(1)} ms/step → ${((BATCH * 1000) / cpuMed).toFixed(1)} img/s per CPU-second; loss ${loss.toFixed(4)}; ` +
-      `numTensors ${tensors0} → ${tensors1}`,
+      `numTensors ${tensors0} → ${tensors1}` + (heap0 ? `; wasm heap ${heap0.toFixed(0)} → ${heap1.toFixed(0)} MiB` : ""),
   );
   if (PROFILE) {
     const prof = await tf.profile(() => {

@@ -8,9 +8,12 @@
  *                            is chosen; logs one line; idempotent (a second call returns the current backend).
  *  - backendInfo()           what was chosen and why: {name, label, detail, reason, fallbacks, kernels}.
  *  - BACKEND_CHOICES         the accepted values of LAB_BACKEND / prefer.
+ *  - resetBackendChoice()    forget the choice so that the next initBackend selects again (tests).
  *  - installWasmTrainingKernels(), uninstallWasmTrainingKernels(), WASM_TRAINING_KERNELS
- *                            the wasm kernels (Conv2DBackpropFilter, Conv2DBackpropInput, Tile), usable on
- *                            their own, e.g. when a test switches with tf.setBackend("wasm").
+ *                            the wasm training kernels and gradients (see wasm-kernels.ts: Conv2DBackpropFilter,
+ *                            Conv2DBackpropInput, Tile, Sum, Mean, BN gradient, Identity, Cast), usable on their
+ *                            own, e.g. when a test switches with tf.setBackend("wasm"). Idempotent.
+ *  - types BackendInfo, BackendChoice, InitBackendOptions.
  *
  * Everything goes through the single `@tensorflow/tfjs` instance: a native package that registers its backend
  * into another copy of tfjs-core is reported as unusable and skipped.

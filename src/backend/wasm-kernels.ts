@@ -1,20 +1,29 @@
 /**
  * Training kernels for the tfjs `wasm` backend.
  *
- * tfjs-backend-wasm 4.22 can run conv nets forward (XNNPACK) but cannot train them well:
+ * tfjs-backend-wasm 4.22 runs conv nets forward well (XNNPACK) but trains them badly:
  *  - Conv2DBackpropFilter is missing (tf.grad of a conv throws),
  *  - Conv2DBackpropInput is a naive C++ loop (~1 GFLOP/s),
- *  - Tile is a naive element-by-element loop (~70 ms for 0.5M floats), and the FusedBatchNorm gradient
- *    tiles the inverse standard deviation to the full activation shape for every BN layer.
+ *  - Tile is a naive element loop (~70 ms per 0.5M floats), and tfjs-core's FusedBatchNorm gradient tiles
+ *    rsqrt(variance) to the activation shape in every BN layer,
+ *  - Sum/Mean over leading axes (BN statistics, NHWC) transpose the whole tensor first,
+ *  - Identity and same-dtype Cast copy the whole buffer.
+ * Also missing on wasm but not needed by our conv nets: DepthwiseConv2dNativeBackpropFilter/Input (MobileNet
+ * training), UnsortedSegmentSum (gather gradient), Complex/FFT, Einsum. Present and fine: AvgPoolGrad,
+ * MaxPoolGrad, Relu/Step (relu gradient), Softmax, BatchMatMul, Transpose, PadV2, Slice.
  *
- * This module registers replacements that work directly on the WASM heap and delegate the arithmetic to
- * the wasm backend's own XNNPACK-backed BatchMatMul and Conv2D kernels:
+ * Registered here (all run directly on the WASM heap, delegating arithmetic to wasm's XNNPACK kernels):
  *  - Conv2DBackpropFilter: x split into stride phases and transposed to channel-major in JS, so that the
  *    transposed im2col matrix [K, Q] is built with one memmove per filter tap; then one BatchMatMul
  *    [K, Q] x [Q, Cout] (the only BatchMatMul layout that hits XNNPACK's fast path without transposes).
  *  - Conv2DBackpropInput: stride 1 -> a forward Conv2D of dy with the spatially flipped, in/out-swapped
  *    filter and explicit padding; stride > 1 -> BatchMatMul dy[P, Cout] x Wt[Cout, K] then col2im in JS.
- *  - Tile: block copies with copyWithin (doubling), for any rank and dtype stored in a typed array.
+ *  - Tile: block copies with copyWithin (doubling), any rank, numeric dtypes.
+ *  - Sum, Mean: one pass with float64 accumulators when the reduced axes are the leading ones.
+ *  - LabFusedBatchNormGrad + a FusedBatchNorm gradient that uses it on wasm (NHWC, per-channel stats): all
+ *    five input gradients in one pass. Other backends/shapes keep tfjs-core's gradient.
+ *  - A Mean gradient that Tiles the scaled dy on wasm (leading axes) instead of ones * dy / n.
+ *  - Identity, same-dtype Cast: share the buffer by reference count (as the cpu backend does).
  *
  * Every kernel reads tensor memory through `backend.typedArrayFromHeap` *after* all allocations of the
  * call, since growing the WASM memory detaches older views. Temporaries are freed with disposeData.
