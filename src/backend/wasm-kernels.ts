@@ -551,11 +551,14 @@ const KERNELS: Record<(typeof WASM_TRAINING_KERNELS)[number], KernelFn> = {
 };
 
 /**
- * Registers the training kernels on the `wasm` backend (idempotent). The wasm package must have been
- * imported first, so that its own kernels are registered and can be delegated to. Returns the names.
+ * Registers the training kernels on the `wasm` backend (idempotent). Loads @tensorflow/tfjs-backend-wasm
+ * first (throws if it cannot), so that its own kernels exist to delegate to and cannot later overwrite
+ * ours. Returns the names.
  */
 export function installWasmTrainingKernels(): string[] {
   if (installed) return [...WASM_TRAINING_KERNELS];
+  // The package registers its kernels when loaded; loading it after us would overwrite ours.
+  require("@tensorflow/tfjs-backend-wasm");
   for (const name of WASM_TRAINING_KERNELS) {
     const existing = tf.getKernel(name, "wasm");
     if (existing) {
