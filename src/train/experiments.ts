@@ -20,8 +20,9 @@ export interface Profile {
   scratch: { model: string; overrides?: Partial<ModelSpec>; train: TrainSpec }[];
   /** Backbone for transfer learning (notebook 03). */
   backbone: string;
-  /** CIFAR-100 pretraining: images per fine class (undefined = all 500) and hyperparameters. */
+  /** CIFAR-100 pretraining: images per fine class (undefined = all 500 train / 100 test) and hyperparameters. */
   pretrainPerClass?: number;
+  pretrainTestPerClass?: number;
   pretrain: TrainSpec;
   /** Linear probe on frozen features. */
   probe: TrainSpec;
@@ -47,10 +48,11 @@ export const PROFILES: Record<ProfileName, Profile> = {
     name: "quick",
     scratch: [
       { model: "ResNet8-w8", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
-      { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
+      { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }) },
     ],
-    backbone: "ResNet8-w16",
+    backbone: "ResNet8-w8",
     pretrainPerClass: 100,
+    pretrainTestPerClass: 50,
     pretrain: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }),
     probe: sgd({ lr: 0.1, epochs: 30, batchSize: 128, weightDecay: 0, augment: [] }),
     finetune: sgd({ lr: 0.01, epochs: 2, batchSize: 64 }),
