@@ -96,14 +96,8 @@ async function report(profile: string, pdf: boolean, notebooks?: string[]): Prom
   if (executed.length === 0) throw new Error(`no executed notebooks in ${path.join(outDir, "notebooks")}; run \`minicifar-lab build\` first`);
   const runs = loadRuns().filter((r) => r.profile === profile);
   const r = await buildReport({ notebooks: executed, runs, outDir, pdf });
-  console.log(`report: ${r.html}`);
-  console.log(`slides: ${r.slidesHtml} (${r.slides} slides)`);
-  if (r.pdf) console.log(`pdf:    ${r.pdf}`);
-  if (r.pdfError) {
-    console.error(`pdf:    not written: ${r.pdfError}`);
-    return 2;
-  }
-  return 0;
+  // buildReport prints the paths, and the reason when the PDF could not be written.
+  return r.pdfError ? 2 : 0;
 }
 
 async function build(args: string[]): Promise<number> {

@@ -10,7 +10,7 @@ import { batches, type ImageSet, type Minicifar } from "../data";
 import { buildModel, countParams, featureExtractor, withNewHead } from "../models";
 import type { EpochMetrics, ModelSpec, RunRecord, TrainSpec } from "../results/types";
 import { saveRun } from "../results/store";
-import { evaluate, featureSource, predictAll, trainModel, type DataSource, type TrainHooks, type TrainResult } from "./loop";
+import { DEFAULT_TRAIN, evaluate, featureSource, predictAll, trainModel, type DataSource, type TrainHooks, type TrainResult } from "./loop";
 
 export type ProfileName = "quick" | "full";
 
@@ -30,18 +30,7 @@ export interface Profile {
   finetune: TrainSpec;
 }
 
-const sgd = (o: Partial<TrainSpec>): TrainSpec => ({
-  optimizer: "sgd",
-  lr: 0.05,
-  momentum: 0.9,
-  weightDecay: 5e-4,
-  epochs: 10,
-  batchSize: 64,
-  schedule: "cosine",
-  augment: ["crop4", "hflip"],
-  seed: 0,
-  ...o,
-});
+const sgd = (o: Partial<TrainSpec>): TrainSpec => ({ ...DEFAULT_TRAIN, ...o });
 
 export const PROFILES: Record<ProfileName, Profile> = {
   quick: {
