@@ -1,0 +1,59 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { readNotebook, joinSource } from "../src/notebook";
+
+const ROOT = path.resolve(__dirname, "..");
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, "bin", "minicifar-lab.js"), ...args], { cwd: ROOT, encoding: "utf8" });
+
+test("`minicifar-lab data minicifar --json` prints the course's MINICIFAR subset", () => {
+  const r = cli("data", "minicifar", "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(j), ["classes", "trainPositions", "testPositions", "trainIndices", "validIndices"]);
+  assert.deepEqual(j.classes, ["airplane", "automobile", "bird", "cat"]);
+  assert.deepEqual(j.trainPositions.slice(0, 10), [1501, 2586, 2653, 1055, 705, 106, 589, 2468, 2413, 1600]);
+  assert.equal(j.trainPositions.length, 1000);
+  assert.equal(j.testPositions.length, 200);
+  assert.equal(j.trainIndices.length, 3200);
+  assert.equal(j.validIndices.length, 800);
+  assert.deepEqual([...j.trainIndices, ...j.validIndices].sort((a: number, b: number) => a - b), Array.from({ length: 4000 }, (_, i) => i));
+});
+
+test("course options: --classes, --R, --train-size", () => {
+  const r = cli("data", "minicifar", "--json", "--classes", "2", "--R", "10", "--train-size", "0.5");
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(j.classes, ["airplane", "automobile"]);
+  assert.equal(j.trainPositions.length, 500);
+  assert.equal(j.testPositions.length, 100);
+  assert.equal(j.trainIndices.length, 500);
+  assert.equal(j.validIndices.length, 500);
+});
+
+test("bad CLI input fails with a message naming the value", () => {
+  const bad = cli("data", "minicifar", "--classes", "airplane,dragon");
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /unknown CIFAR-10 class "dragon"; valid names: airplane, automobile/);
+  const unknown = cli("frobnicate");
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  const profile = cli("build", "--profile", "huge");
+  assert.equal(profile.status, 2);
+  assert.match(profile.stderr, /--profile must be quick or full, got "huge"/);
+});
+
+test("the three lab notebooks are thin tslab notebooks with a parameters cell", () => {
+  for (const name of ["01-scratch-training", "02-accuracy-vs-params", "03-transfer-learning"]) {
+    const nb = readNotebook(path.join(ROOT, "notebooks", `${name}.ipynb`));
+    assert.equal(nb.metadata?.kernelspec?.name, "tslab", name);
+    const params = nb.cells.filter((c) => (c.metadata?.tags as string[] | undefined)?.includes("parameters"));
+    assert.equal(params.length, 1, `${name} has one parameters cell`);
+    assert.match(joinSource(params[0].source), /const profile: string = "quick";/);
+    const code = nb.cells.filter((c) => c.cell_type === "code").map((c) => joinSource(c.source));
+    assert.ok(code.every((s) => s.split("\n").length <= 15), `${name}: every code cell is short (logic lives in src/)`);
+    assert.ok(nb.cells.every((c) => c.cell_type !== "code" || (c as { outputs: unknown[] }).outputs.length === 0), `${name} is committed without outputs`);
+  }
+});
