@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelSpec } from "../results/types";
-import { checkActivation } from "./layers";
+import { checkActivation, nextSeed, torchInit, withInitSeed } from "./layers";
 import { ResNet } from "./resnet";
 
 export { ResNet, ResNet18, ResNet34, ResNet50, ResNet101 } from "./resnet";
@@ -47,8 +47,13 @@ function checkSpec(spec: ModelSpec): void {
   checkActivation(spec.activation);
 }
 
-export function buildModel(spec: ModelSpec): tf.LayersModel {
+/** Build the model of `spec`; with a `seed`, weight initialisation is reproducible. */
+export function buildModel(spec: ModelSpec, seed?: number): tf.LayersModel {
   checkSpec(spec);
+  return withInitSeed(seed, () => buildFamily(spec));
+}
+
+function buildFamily(spec: ModelSpec): tf.LayersModel {
   switch (spec.family) {
     case "resnet":
       return ResNet({
@@ -79,11 +84,11 @@ export function featureExtractor(model: tf.LayersModel): tf.LayersModel {
  * A copy of `backbone` with a fresh linear head of `numClasses` (and optional dropout);
  * the backbone's layers (and weights) are shared with the original.
  */
-export function withNewHead(backbone: tf.LayersModel, numClasses: number, dropout = 0): tf.LayersModel {
-  let h = backbone.getLayer("features").output as tf.SymbolicTensor;
-  if (dropout > 0) h = tf.layers.dropout({ rate: dropout, name: "head_dropout" }).apply(h) as tf.SymbolicTensor;
-  const out = tf.layers
-    .dense({ units: numClasses, kernelInitializer: tf.initializers.varianceScaling({ scale: 1 / 3, mode: "fanIn", distribution: "uniform" }), name: "head" })
-    .apply(h) as tf.SymbolicTensor;
-  return tf.model({ inputs: backbone.inputs, outputs: out });
+export function withNewHead(backbone: tf.LayersModel, numClasses: number, dropout = 0, seed?: number): tf.LayersModel {
+  return withInitSeed(seed, () => {
+    let h = backbone.getLayer("features").output as tf.SymbolicTensor;
+    if (dropout > 0) h = tf.layers.dropout({ rate: dropout, name: "head_dropout", seed: nextSeed() }).apply(h) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: numClasses, kernelInitializer: torchInit(), name: "head" }).apply(h) as tf.SymbolicTensor;
+    return tf.model({ inputs: backbone.inputs, outputs: out });
+  });
 }

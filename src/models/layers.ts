@@ -19,9 +19,32 @@ export function checkActivation(name: string): ActivationName {
   return name as ActivationName;
 }
 
+let initSeed: number | undefined;
+let initCount = 0;
+
+/**
+ * Run `build` with seeded weight initialisation: every layer created inside gets its own seed derived from
+ * `seed`, so the same seed builds bit-identical weights. `undefined` leaves initialisation unseeded.
+ */
+export function withInitSeed<T>(seed: number | undefined, build: () => T): T {
+  const saved = [initSeed, initCount] as const;
+  initSeed = seed;
+  initCount = 0;
+  try {
+    return build();
+  } finally {
+    [initSeed, initCount] = saved;
+  }
+}
+
+/** The next per-layer seed inside withInitSeed (undefined outside it). */
+export function nextSeed(): number | undefined {
+  return initSeed === undefined ? undefined : (initSeed * 100_003 + ++initCount) % 2_147_483_647;
+}
+
 /** PyTorch's default for conv and linear weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-export function torchInit(seed?: number) {
-  return tf.initializers.varianceScaling({ scale: 1 / 3, mode: "fanIn", distribution: "uniform", seed });
+export function torchInit() {
+  return tf.initializers.varianceScaling({ scale: 1 / 3, mode: "fanIn", distribution: "uniform", seed: nextSeed() });
 }
 
 export function activation(x: SymbolicTensor, name: string, layerName: string): SymbolicTensor {
@@ -96,7 +119,7 @@ export function classifierHead(
   linearName = "linear",
 ): SymbolicTensor {
   let h = tf.layers.globalAveragePooling2d({ name: "features" }).apply(x) as SymbolicTensor;
-  if (dropout > 0) h = tf.layers.dropout({ rate: dropout, name: "dropout" }).apply(h) as SymbolicTensor;
+  if (dropout > 0) h = tf.layers.dropout({ rate: dropout, name: "dropout", seed: nextSeed() }).apply(h) as SymbolicTensor;
   return tf.layers
     .dense({ units: numClasses, kernelInitializer: torchInit(), biasInitializer: "zeros", name: linearName })
     .apply(h) as SymbolicTensor;

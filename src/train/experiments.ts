@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { batches, type ImageSet, type Minicifar } from "../data";
 import { buildModel, countParams, featureExtractor, withNewHead } from "../models";
+import { torchInit, withInitSeed } from "../models/layers";
 import type { EpochMetrics, ModelSpec, RunRecord, TrainSpec } from "../results/types";
 import { saveRun } from "../results/store";
 import { DEFAULT_TRAIN, evaluate, featureSource, predictAll, trainModel, type DataSource, type TrainHooks, type TrainResult } from "./loop";
@@ -129,7 +130,7 @@ export async function trainFromScratch(o: {
   save?: boolean;
 }): Promise<ScratchRun> {
   tf.util.assert(o.spec.numClasses === o.data.classes.length, () => `model has ${o.spec.numClasses} classes, MINICIFAR has ${o.data.classes.length}`);
-  const model = buildModel(o.spec);
+  const model = buildModel(o.spec, o.train.seed);
   const result = await trainModel(
     model,
     { train: imageSource(o.data.train, o.train), valid: imageSource(o.data.valid, o.train), test: imageSource(o.data.test, o.train) },
@@ -150,7 +151,7 @@ export async function pretrainBackbone(o: {
   profile: string;
   hooks?: TrainHooks;
 }): Promise<ScratchRun> {
-  const model = buildModel(o.spec);
+  const model = buildModel(o.spec, o.trainSpec.seed);
   const result = await trainModel(
     model,
     { train: imageSource(o.train, o.trainSpec), valid: imageSource(o.test, o.trainSpec) },
@@ -188,10 +189,12 @@ export async function linearProbe(o: {
   const [train, valid, test] = [await f(o.data.train), await f(o.data.valid), await f(o.data.test)];
   const featureSeconds = (Date.now() - t0) / 1000;
   const dim = features.outputs[0].shape[1] as number;
-  const head = tf.sequential({ layers: [tf.layers.dense({ inputShape: [dim], units: k, name: "probe" })] });
+  const head = withInitSeed(o.trainSpec.seed, () =>
+    tf.sequential({ layers: [tf.layers.dense({ inputShape: [dim], units: k, kernelInitializer: torchInit(), name: "probe" })] }),
+  );
   const result = await trainModel(head, { train, valid, test }, o.trainSpec, { label: "linear probe", ...o.hooks });
   result.trainSeconds += featureSeconds;
-  const model = withNewHead(o.backbone, k);
+  const model = withNewHead(o.backbone, k, 0, o.trainSpec.seed);
   model.getLayer("head").setWeights(head.getLayer("probe").getWeights());
   head.dispose();
   const spec: ModelSpec = { ...o.backboneSpec, numClasses: k };

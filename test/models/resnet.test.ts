@@ -66,3 +66,12 @@ test("checkpoints round-trip weights exactly and are written atomically", async 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the same seed builds bit-identical weights; another seed does not", () => {
+  const spec = presetSpec("ResNet8-w8", 4, { dropout: 0.1 });
+  const [a, b, c] = [buildModel(spec, 7), buildModel(spec, 7), buildModel(spec, 8)];
+  const wa = a.getWeights().map((t) => Array.from(t.dataSync()));
+  assert.deepEqual(b.getWeights().map((t) => Array.from(t.dataSync())), wa);
+  assert.notDeepEqual(c.getWeights().map((t) => Array.from(t.dataSync())), wa);
+  [a, b, c].forEach((m) => m.dispose());
+});
