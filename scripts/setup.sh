@@ -33,14 +33,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  echo "setup: Node.js >= 20 is required (found $(node --version))" >&2
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "setup: Node.js >= 20.19 is required (found $(node --version))" >&2
   exit 1
 fi
 
 # tfjs-node / tfjs-node-gpu are optional: their install downloads libtensorflow and may fail offline;
-# npm then drops them and training uses the wasm backend.
+# npm then drops them and training uses the wasm backend. npm 11 lists the other packages' install scripts
+# as "not yet covered by allowScripts": none of them is needed (zeromq and esbuild ship prebuilt binaries,
+# puppeteer's browser download is replaced by the system Chromium).
 export PUPPETEER_SKIP_DOWNLOAD=true
 npm ci --no-audit --no-fund
 node bin/minicifar-lab.js compile

@@ -7,9 +7,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { initBackend } from "./backend";
 import { minicifarJson, parseMinicifarArgs } from "./data";
-import { runNotebook } from "./notebook";
+import { readNotebook, runNotebook } from "./notebook";
 import { buildReport } from "./report";
-import { loadRuns } from "./results/store";
+import { loadRuns, resultsDir } from "./results/store";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 const NOTEBOOK_DIR = path.join(REPO_ROOT, "notebooks");
@@ -21,7 +21,8 @@ commands:
         compile src/, execute every notebook headlessly (reports/notebooks/),
         then write reports/report.html, reports/slides.html and reports/slides.pdf
   run NOTEBOOK [--output FILE] [-p NAME VALUE]... [--log-output]
-        execute one notebook (values are JSON, else strings)
+        execute one notebook (values are JSON, else strings); the executed copy goes to
+        reports/runs/NAME.ipynb unless --output says otherwise (build outputs are never touched)
   report [--profile quick|full] [--no-pdf]
         rebuild the report and slides from reports/notebooks and reports/results
   data minicifar [--json] [--classes N|a,b,c] [--R N] [--train-size F]
@@ -86,6 +87,20 @@ function checkProfile(p: string): string {
   return p;
 }
 
+/** Refuse to report notebooks that failed, or that ran with another profile than the one reported. */
+export function checkExecuted(files: string[], profile: string): void {
+  for (const f of files) {
+    const meta = (readNotebook(f).metadata?.minicifar_lab ?? {}) as { status?: string; parameters?: { profile?: unknown }; error?: unknown };
+    if (meta.status && meta.status !== "ok" && meta.status !== "completed") {
+      throw new Error(`executed notebook ${f} has status "${meta.status}" (a failed or interrupted run); re-run \`minicifar-lab build --profile ${profile}\``);
+    }
+    const ran = meta.parameters?.profile;
+    if (ran !== undefined && ran !== profile) {
+      throw new Error(`executed notebook ${f} ran with profile "${String(ran)}", not "${profile}"; use --profile ${String(ran)} or re-run \`minicifar-lab build --profile ${profile}\``);
+    }
+  }
+}
+
 async function report(profile: string, pdf: boolean, notebooks?: string[]): Promise<number> {
   const outDir = path.join(REPO_ROOT, "reports");
   const executed =
@@ -94,7 +109,11 @@ async function report(profile: string, pdf: boolean, notebooks?: string[]): Prom
       .map((nb) => path.join(outDir, "notebooks", path.basename(nb)))
       .filter((f) => fs.existsSync(f));
   if (executed.length === 0) throw new Error(`no executed notebooks in ${path.join(outDir, "notebooks")}; run \`minicifar-lab build\` first`);
+  checkExecuted(executed, profile);
   const runs = loadRuns().filter((r) => r.profile === profile);
+  if (runs.length === 0) {
+    throw new Error(`no runs of profile "${profile}" in ${resultsDir()}; run \`minicifar-lab build --profile ${profile}\` first`);
+  }
   const r = await buildReport({ notebooks: executed, runs, outDir, pdf });
   // buildReport prints the paths, and the reason when the PDF could not be written.
   return r.pdfError ? 2 : 0;
@@ -107,11 +126,14 @@ async function build(args: string[]): Promise<number> {
   const logOutput = takeFlag(args, "--log-output");
   noRest(args, "build");
   const t0 = Date.now();
+  const notebooks = listNotebooks(only);
+  notebooks.forEach((nb) => readNotebook(nb));
+  await initBackend(); // the notebooks' kernels make the same choice; print it in the build log too
   compile();
   const outDir = path.join(REPO_ROOT, "reports", "notebooks");
   const executed: string[] = [];
   const times: string[] = [];
-  for (const nb of listNotebooks(only)) {
+  for (const nb of notebooks) {
     const out = path.join(outDir, path.basename(nb));
     console.log(`\n== ${path.basename(nb)} (profile ${profile})`);
     const r = await runNotebook(nb, out, { parameters: { profile }, log: (l) => console.log(l), logOutput });
@@ -135,8 +157,9 @@ async function run(args: string[]): Promise<number> {
   }
   if (args.length !== 1) throw new UsageError("run: give exactly one NOTEBOOK");
   const input = path.resolve(args[0]);
+  readNotebook(input); // fail fast on a missing or malformed notebook
   compile();
-  const out = output ? path.resolve(output) : path.join(REPO_ROOT, "reports", "notebooks", path.basename(input));
+  const out = output ? path.resolve(output) : path.join(REPO_ROOT, "reports", "runs", path.basename(input));
   const r = await runNotebook(input, out, { parameters, log: (l) => console.log(l), logOutput });
   console.log(`executed ${r.cells} cells in ${r.seconds.toFixed(1)}s → ${r.output}`);
   return 0;

@@ -57,3 +57,31 @@ test("the three lab notebooks are thin tslab notebooks with a parameters cell", 
     assert.ok(nb.cells.every((c) => c.cell_type !== "code" || (c as { outputs: unknown[] }).outputs.length === 0), `${name} is committed without outputs`);
   }
 });
+
+test("report refuses failed notebooks and notebooks of another profile", async () => {
+  const { checkExecuted } = await import("../src/cli");
+  const fs = await import("fs");
+  const os = await import("os");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "executed-"));
+  try {
+    const write = (name: string, meta: object) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, JSON.stringify({ cells: [], metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" }, minicifar_lab: meta }, nbformat: 4, nbformat_minor: 5 }));
+      return f;
+    };
+    const ok = write("ok.ipynb", { status: "ok", parameters: { profile: "quick" } });
+    assert.doesNotThrow(() => checkExecuted([ok], "quick"));
+    const failed = write("failed.ipynb", { status: "failed", parameters: { profile: "quick" } });
+    assert.throws(() => checkExecuted([ok, failed], "quick"), /failed\.ipynb has status "failed".*re-run `minicifar-lab build --profile quick`/);
+    assert.throws(() => checkExecuted([ok], "full"), /ok\.ipynb ran with profile "quick", not "full"/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("`run` checks the notebook before compiling and names the file", () => {
+  const r = cli("run", path.join(ROOT, "test", "fixtures", "notebooks", "invalid.ipynb"));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /invalid\.ipynb.*not valid JSON/);
+  assert.doesNotMatch(r.stdout, /compiled src/);
+});

@@ -157,7 +157,10 @@ async function select(opts: InitBackendOptions): Promise<string> {
     }
   }
   const why = fallbacks.map((f) => `${f.choice}: ${f.reason}`).join("; ");
-  throw new Error(explicit ? `${reason} requested but unavailable: ${why}` : `no TensorFlow.js backend could be initialised: ${why}`);
+  const hint = candidates.some((c) => c === "node" || c === "node-gpu")
+    ? " (tfjs-node needs to download libtensorflow at install time: on a machine with internet access run `npm i @tensorflow/tfjs-node`, or `@tensorflow/tfjs-node-gpu` with CUDA; unset LAB_BACKEND to fall back to wasm)"
+    : "";
+  throw new Error(explicit ? `${reason} requested but unavailable: ${why}${hint}` : `no TensorFlow.js backend could be initialised: ${why}`);
 }
 
 /**

@@ -177,11 +177,14 @@ export function accuracyVsParamsSpec(
     title: "Test accuracy (%)",
     scale: { domain: yDomain, zero: false, nice: false },
   };
+  // The legend sits inside the plot, bottom right: small models with high accuracy do not exist, so it is empty.
+  const legend = { orient: "bottom-right" as const, fillColor: "white", padding: 8, strokeColor: "#ccc", labelLimit: 400 };
   const color = {
     field: "source",
     type: "nominal" as const,
     title: null,
     scale: { domain: [REFERENCE_LABEL, OURS_LABEL], range: [SOURCE_COLORS.reference, SOURCE_COLORS.ours] },
+    legend,
   };
 
   const labelLayers = (Object.keys(LABEL_LAYOUT) as LabelPos[])
@@ -191,7 +194,7 @@ export function accuracyVsParamsSpec(
       return {
         transform: [{ filter: { field: "labelPos", equal: pos } }],
         mark: { type: "text" as const, align: l.align, baseline: l.baseline, dx: l.dx, dy: l.dy, fontSize: 13 },
-        encoding: { x, y, text: { field: "label", type: "nominal" as const }, color: { ...color, legend: null } },
+        encoding: { x, y, text: { field: "label", type: "nominal" as const }, color },
       };
     });
 
@@ -221,6 +224,7 @@ export function accuracyVsParamsSpec(
             type: "nominal",
             title: null,
             scale: { domain: [REFERENCE_LABEL, OURS_LABEL], range: ["circle", "diamond"] },
+            legend,
           },
           tooltip: [
             { field: "label", type: "nominal", title: "model" },

@@ -71,6 +71,7 @@ export function minicifarIndices(opts: MinicifarOptions = {}): MinicifarIndices 
   const indices = Array.from({ length: N }, (_, i) => i);
   new RandomState(splitSeed).shuffle(indices);
   const cut = Math.floor(trainSize * N);
+  if (cut === 0) throw new Error(`MINICIFAR: trainSize ${trainSize} of ${N} images leaves no training image (floor(${trainSize} × ${N}) = 0)`);
   return {
     classes: ids.map((i) => CIFAR10_CLASSES[i]),
     trainPositions,

@@ -134,7 +134,8 @@ export function conclusions(runs: RunRecord[], reference: readonly ReferenceMode
     }
   }
 
-  const withRate = mini.filter((r) => Number.isFinite(r.trainImagesPerSecond) && r.trainImagesPerSecond > 0);
+  // Only runs that train on images compare: a linear probe trains on cached feature vectors.
+  const withRate = mini.filter((r) => r.task !== "probe" && Number.isFinite(r.trainImagesPerSecond) && r.trainImagesPerSecond > 0);
   if (withRate.length > 1) {
     const fastest = withRate.reduce((a, b) => (b.trainImagesPerSecond > a.trainImagesPerSecond ? b : a));
     const slowest = withRate.reduce((a, b) => (b.trainImagesPerSecond < a.trainImagesPerSecond ? b : a));

@@ -2,6 +2,7 @@
  * buildReport: executed notebooks + run records → report.html, slides.html, slides.pdf.
  * The report trains nothing; it reads notebooks and records and fills templates.
  */
+import * as fs from "fs";
 import * as path from "path";
 import type { RunRecord } from "../results/types";
 import { writeFileAtomic } from "../results/store";
@@ -159,14 +160,20 @@ export async function buildReport(options: BuildReportOptions): Promise<BuildRep
   log(`slides: ${slidesFile} (${sections.length} slides)`);
 
   const result: BuildReportResult = { html: htmlFile, slidesHtml: slidesFile, slides: sections.length };
-  if (options.pdf ?? true) {
-    const pdf = await htmlToPdf(slidesHtml, path.join(outDir, "slides.pdf"), { chromium: options.chromium });
-    if (pdf.pdf) {
-      result.pdf = pdf.pdf;
-      log(`pdf: ${pdf.pdf}`);
-    } else {
-      result.pdfError = pdf.error;
-      log(pdf.error ?? "PDF not written");
+  const pdfFile = path.join(outDir, "slides.pdf");
+  const pdf = options.pdf ?? true ? await htmlToPdf(slidesHtml, pdfFile, { chromium: options.chromium }) : undefined;
+  if (pdf?.pdf) {
+    result.pdf = pdf.pdf;
+    log(`pdf: ${pdf.pdf}`);
+  } else {
+    if (pdf) {
+      result.pdfError = pdf.error ?? "PDF not written";
+      log(result.pdfError);
+    }
+    // An older slides.pdf no longer matches slides.html: remove it rather than leave it looking current.
+    if (fs.existsSync(pdfFile)) {
+      fs.rmSync(pdfFile);
+      log(`removed the outdated ${pdfFile}`);
     }
   }
   return result;

@@ -170,7 +170,7 @@ function resultsSlide(runs: RunRecord[], maxRows: number): string {
       ],
       rows,
       sorted.length > 8 ? "compact" : "",
-    )}${more}<p class="note">Val acc. = validation accuracy after the last epoch; test accuracy on the held-out MINICIFAR test set.</p></div>`,
+    )}${more}<p class="note">Val acc. = validation accuracy after the last epoch; test accuracy on the held-out MINICIFAR test set (CIFAR-100 pretraining: its test split, which also served for validation). A linear probe's throughput counts feature vectors, not images.</p></div>`,
   );
 }
 

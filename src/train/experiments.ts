@@ -133,7 +133,11 @@ export async function trainFromScratch(o: {
   const model = buildModel(o.spec, o.train.seed);
   const result = await trainModel(
     model,
-    { train: imageSource(o.data.train, o.train), valid: imageSource(o.data.valid, o.train), test: imageSource(o.data.test, o.train) },
+    {
+      train: imageSource(o.data.train, o.train),
+      valid: o.data.valid.n > 0 ? imageSource(o.data.valid, o.train) : undefined,
+      test: imageSource(o.data.test, o.train),
+    },
     o.train,
     { label: o.spec.name, ...o.hooks },
   );

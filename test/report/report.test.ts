@@ -156,10 +156,12 @@ test("Chromium missing: HTML is written and the PDF error names the path and ins
   const prev = process.env.LAB_CHROMIUM;
   process.env.LAB_CHROMIUM = "/nonexistent/chromium";
   try {
+    // A slides.pdf from an earlier build must not survive looking current.
+    fs.writeFileSync(path.join(out, "slides.pdf"), "%PDF-1.4 outdated");
     const res = await buildReport({ notebooks: [NOTEBOOK], runs, outDir: out, log: quiet });
     assert.equal(res.pdf, undefined);
     assert.ok(fs.existsSync(res.html) && fs.existsSync(res.slidesHtml));
-    assert.ok(!fs.existsSync(path.join(out, "slides.pdf")));
+    assert.ok(!fs.existsSync(path.join(out, "slides.pdf")), "the outdated slides.pdf is removed");
     assert.match(res.pdfError ?? "", /\/nonexistent\/chromium/);
     assert.match(res.pdfError ?? "", /apt-get install -y chromium/);
   } finally {
