@@ -6,7 +6,7 @@ import { CacheOptions } from "./cache";
 import { readCifar10BinaryDir } from "./cifar-binary";
 import { readClassFolder } from "./folders";
 import { LocateOptions, locateCifar10 } from "./locate";
-import { CIFAR10_CLASSES, IMAGE_BYTES, ImageSet, Split, checkSplit } from "./types";
+import { CIFAR10_CLASSES, IMAGE_BYTES, ImageSet, Split, checkSplit, concatClasses } from "./types";
 
 /**
  * Resolve a class selection: a number N → the first N classes; a list of names (or ids) → those, in the
@@ -79,14 +79,5 @@ export function loadCifar10ByClass(split: Split, classIds: number[], opts: Locat
 export function loadCifar10(opts: Cifar10Options): ImageSet {
   const ids = resolveCifar10Classes(opts.classes);
   const { perClass } = loadCifar10ByClass(opts.split, ids, opts);
-  const n = perClass.reduce((s, p) => s + p.n, 0);
-  const images = new Uint8Array(n * IMAGE_BYTES);
-  const labels = new Int32Array(n);
-  let k = 0;
-  perClass.forEach((p, label) => {
-    images.set(p.images, k * IMAGE_BYTES);
-    labels.fill(label, k, k + p.n);
-    k += p.n;
-  });
-  return { images, labels, classNames: ids.map((i) => CIFAR10_CLASSES[i]), n };
+  return concatClasses(perClass, ids.map((i) => CIFAR10_CLASSES[i]));
 }

@@ -8,7 +8,7 @@ import * as path from "path";
 import * as jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { CacheOptions, cachedImages } from "./cache";
-import { IMAGE_BYTES, IMAGE_SIZE, ImageSet } from "./types";
+import { IMAGE_BYTES, IMAGE_SIZE, ImageSet, concatClasses } from "./types";
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;
 const collator = new Intl.Collator("en", { numeric: true, sensitivity: "variant" });
@@ -133,16 +133,7 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions = {}): Ima
     if (got.n === 0) throw new Error(`class folder ${sub} has no .jpg/.jpeg/.png images`);
     return got;
   });
-  const n = parts.reduce((s, p) => s + p.n, 0);
-  const images = new Uint8Array(n * IMAGE_BYTES);
-  const labels = new Int32Array(n);
-  let k = 0;
-  parts.forEach((p, label) => {
-    images.set(p.images, k * IMAGE_BYTES);
-    labels.fill(label, k, k + p.n);
-    k += p.n;
-  });
-  return { images, labels, classNames: classNames.slice(), n };
+  return concatClasses(parts, classNames);
 }
 
 function safeList(dir: string): string {

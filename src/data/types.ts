@@ -73,3 +73,17 @@ export function classCounts(set: ImageSet): number[] {
   for (let i = 0; i < set.n; i++) counts[set.labels[i]]++;
   return counts;
 }
+
+/** One ImageSet from per-class image blocks, labelled 0..K-1 in the order given. */
+export function concatClasses(parts: { images: Uint8Array; n: number }[], classNames: readonly string[]): ImageSet {
+  const n = parts.reduce((s, p) => s + p.n, 0);
+  const images = new Uint8Array(n * IMAGE_BYTES);
+  const labels = new Int32Array(n);
+  let k = 0;
+  parts.forEach((p, label) => {
+    images.set(p.images.subarray(0, p.n * IMAGE_BYTES), k * IMAGE_BYTES);
+    labels.fill(label, k, k + p.n);
+    k += p.n;
+  });
+  return { images, labels, classNames: classNames.slice(), n };
+}

@@ -12,9 +12,8 @@ import { renderSvg } from "../charts/render";
 import { escapeHtml, inlineSvg } from "./html";
 import { renderNotebookFile, type RenderedNotebook } from "./notebook";
 import { DEFAULT_TEMPLATES_DIR, readTemplateFile, renderTemplate } from "./template";
-import { buildSlides, htmlTable } from "./slides";
-import { conclusions, finalValAccuracy, runsOfTask, TASK_ORDER } from "./analysis";
-import { formatDuration, formatParams, formatPercent, formatRate } from "./format";
+import { buildSlides, runsTable, sortRuns } from "./slides";
+import { conclusions, runsOfTask } from "./analysis";
 import { htmlToPdf } from "./pdf";
 
 export interface BuildReportOptions {
@@ -58,49 +57,14 @@ async function summarySection(runs: RunRecord[]): Promise<string> {
     parts.push(`<p class="note">No run records were found, so there are no results to summarise.</p></section>`);
     return parts.join("");
   }
-  const order = (r: RunRecord) => TASK_ORDER.indexOf(r.task);
-  const sorted = [...runs].sort((a, b) => order(a) - order(b) || b.testAccuracy - a.testAccuracy);
-  const e = escapeHtml;
-  parts.push(
-    htmlTable(
-      [
-        { label: "Run" },
-        { label: "Model" },
-        { label: "Task" },
-        { label: "Dataset" },
-        { label: "Params", num: true },
-        { label: "Epochs", num: true },
-        { label: "Val acc.", num: true },
-        { label: "Test acc.", num: true },
-        { label: "Train time", num: true },
-        { label: "Throughput", num: true },
-        { label: "Backend" },
-      ],
-      sorted.map((r) => ({
-        cells: [
-          e(r.id),
-          e(r.model.name),
-          e(r.task),
-          e(r.dataset),
-          e(formatParams(r.params)),
-          e(String(r.epochs?.length ?? "–")),
-          e(formatPercent(finalValAccuracy(r))),
-          e(formatPercent(r.testAccuracy)),
-          e(formatDuration(r.trainSeconds)),
-          e(formatRate(r.trainImagesPerSecond)),
-          e(r.backend),
-        ],
-      })),
-      "data",
-    ),
-  );
+  parts.push(runsTable(sortRuns(runs), true, "data"));
   parts.push(`<figure class="chart">${inlineSvg(await renderSvg(accuracyVsParamsSpec(runs, KUANGLIU)), "sum-acc-")}</figure>`);
   const scratch = runsOfTask(runs, "scratch").filter((r) => r.epochs?.length);
   if (scratch.length) parts.push(`<figure class="chart">${inlineSvg(await renderSvg(trainingCurvesSpec(scratch)), "sum-curves-")}</figure>`);
   if (runs.some((r) => r.task === "probe" || r.task === "finetune")) {
     parts.push(`<figure class="chart">${inlineSvg(await renderSvg(transferSpec(runs)), "sum-transfer-")}</figure>`);
   } else parts.push(`<p class="note">No transfer-learning runs (linear probe or fine-tune) are recorded.</p>`);
-  parts.push(`<h3>Conclusion</h3><ul>${conclusions(runs).map((c) => `<li>${e(c)}</li>`).join("")}</ul></section>`);
+  parts.push(`<h3>Conclusion</h3><ul>${conclusions(runs).map((c) => `<li>${escapeHtml(c)}</li>`).join("")}</ul></section>`);
   return parts.join("\n");
 }
 

@@ -51,6 +51,49 @@ function list(items: string[]): string {
   return `<ul>${items.map((i) => `<li>${i}</li>`).join("")}</ul>`;
 }
 
+/** Runs in report order: by task (scratch, pretrain, probe, fine-tune), then best test accuracy first. */
+export function sortRuns(runs: RunRecord[]): RunRecord[] {
+  const order = (r: RunRecord) => TASK_ORDER.indexOf(r.task);
+  return [...runs].sort((a, b) => order(a) - order(b) || b.testAccuracy - a.testAccuracy);
+}
+
+/**
+ * The table of runs shared by the slides and the HTML report. `detailed` adds the run id and dataset
+ * columns and full-precision accuracies (the report); the slide folds the dataset into the task.
+ */
+export function runsTable(runs: RunRecord[], detailed: boolean, cls = ""): string {
+  const digits = detailed ? 2 : 1;
+  const head = [
+    ...(detailed ? [{ label: "Run" }] : []),
+    { label: "Model" },
+    { label: "Task" },
+    ...(detailed ? [{ label: "Dataset" }] : []),
+    { label: "Params", num: true },
+    { label: "Epochs", num: true },
+    { label: "Val acc.", num: true },
+    { label: "Test acc.", num: true },
+    { label: "Train time", num: true },
+    { label: "Throughput", num: true },
+    { label: "Backend" },
+  ];
+  const rows = runs.map((r) => ({
+    cells: [
+      ...(detailed ? [e(r.id)] : []),
+      e(r.model.name),
+      e(detailed || !r.dataset || r.dataset === "minicifar" ? r.task : `${r.task} (${r.dataset})`),
+      ...(detailed ? [e(r.dataset)] : []),
+      e(formatParams(r.params)),
+      e(String(r.epochs?.length ?? r.train?.epochs ?? "–")),
+      e(formatPercent(finalValAccuracy(r), digits)),
+      e(formatPercent(r.testAccuracy, digits)),
+      e(formatDuration(r.trainSeconds)),
+      e(formatRate(r.trainImagesPerSecond)),
+      e(r.backend ?? "–"),
+    ],
+  }));
+  return table(head, rows, cls);
+}
+
 /** Best run per model name, in descending test accuracy. */
 function bestPerModel(runs: RunRecord[]): RunRecord[] {
   const m = new Map<string, RunRecord>();
@@ -136,41 +179,13 @@ function hyperparameterSlide(runs: RunRecord[]): string {
 
 function resultsSlide(runs: RunRecord[], maxRows: number): string {
   if (runs.length === 0) return slide("results", "Results", empty("No runs are recorded yet."));
-  const order = (r: RunRecord) => TASK_ORDER.indexOf(r.task);
-  const sorted = [...runs].sort((a, b) => order(a) - order(b) || b.testAccuracy - a.testAccuracy);
+  const sorted = sortRuns(runs);
   const shown = sorted.slice(0, maxRows);
-  const rows = shown.map((r) => ({
-    cells: [
-      e(r.model.name),
-      e(r.task + (r.dataset && r.dataset !== "minicifar" ? ` (${r.dataset})` : "")),
-      e(formatParams(r.params)),
-      e(String(r.epochs?.length ?? r.train?.epochs ?? "–")),
-      e(formatPercent(finalValAccuracy(r), 1)),
-      e(formatPercent(r.testAccuracy, 1)),
-      e(formatDuration(r.trainSeconds)),
-      e(formatRate(r.trainImagesPerSecond)),
-      e(r.backend ?? "–"),
-    ],
-  }));
   const more = sorted.length > shown.length ? `<p class="note">${sorted.length - shown.length} more run(s) in the HTML report.</p>` : "";
   return slide(
     "results",
     "Results",
-    `<div class="content stack">${table(
-      [
-        { label: "Model" },
-        { label: "Task" },
-        { label: "Params", num: true },
-        { label: "Epochs", num: true },
-        { label: "Val acc.", num: true },
-        { label: "Test acc.", num: true },
-        { label: "Train time", num: true },
-        { label: "Throughput", num: true },
-        { label: "Backend" },
-      ],
-      rows,
-      sorted.length > 8 ? "compact" : "",
-    )}${more}<p class="note">Val acc. = validation accuracy after the last epoch; test accuracy on the held-out MINICIFAR test set (CIFAR-100 pretraining: its test split, which also served for validation). A linear probe's throughput counts feature vectors, not images.</p></div>`,
+    `<div class="content stack">${runsTable(shown, false, sorted.length > 8 ? "compact" : "")}${more}<p class="note">Val acc. = validation accuracy after the last epoch; test accuracy on the held-out MINICIFAR test set (CIFAR-100 pretraining: its test split, which also served for validation). A linear probe's throughput counts feature vectors, not images.</p></div>`,
   );
 }
 
@@ -244,4 +259,4 @@ export async function buildSlides(runs: RunRecord[], options: SlidesOptions): Pr
   );
 }
 
-export { table as htmlTable };
+
