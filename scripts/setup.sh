@@ -24,8 +24,11 @@ command -v pdfinfo >/dev/null 2>&1 || missing+=(poppler-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+    # A failure here (e.g. Ubuntu, where Chromium is a snap) must not stop the setup: only the PDF needs it.
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null; }; then
+      echo "setup: apt-get could not install ${APT_PACKAGES[*]}; continuing without them"
+      echo "setup: the HTML report is still written; for the PDF install Chromium or Chrome and set LAB_CHROMIUM to its path"
+    fi
   else
     echo "setup: missing system packages: ${missing[*]}"
     echo "setup: install them with:  sudo apt-get install -y ${APT_PACKAGES[*]}"

@@ -10,6 +10,7 @@ import { minicifarJson, parseMinicifarArgs } from "./data";
 import { readNotebook, runNotebook } from "./notebook";
 import { buildReport } from "./report";
 import { loadRuns, resultsDir } from "./results/store";
+import { PROFILES } from "./train/experiments";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 const NOTEBOOK_DIR = path.join(REPO_ROOT, "notebooks");
@@ -17,16 +18,19 @@ const NOTEBOOK_DIR = path.join(REPO_ROOT, "notebooks");
 const USAGE = `usage: minicifar-lab <command> [options]
 
 commands:
-  build [--profile quick|full] [--only 01,03] [--no-pdf] [--log-output]
+  build [--profile quick|full] [--only 01,03] [--no-pdf] [--quiet]
         compile src/, execute every notebook headlessly (reports/notebooks/),
-        then write reports/report.html, reports/slides.html and reports/slides.pdf
-  run NOTEBOOK [--output FILE] [-p NAME VALUE]... [--log-output]
+        then write reports/report.html, reports/slides.html and reports/slides.pdf;
+        cell output (training progress) is echoed unless --quiet
+  run NOTEBOOK [--output FILE] [-p NAME VALUE]... [--quiet]
         execute one notebook (values are JSON, else strings); the executed copy goes to
         reports/runs/NAME.ipynb unless --output says otherwise (build outputs are never touched)
   report [--profile quick|full] [--no-pdf]
         rebuild the report and slides from reports/notebooks and reports/results
-  data minicifar [--json] [--classes N|a,b,c] [--R N] [--train-size F]
+  data minicifar [--json] [--classes N|a,b,c] [--R N] [--train-size F] [--seed N] [--split-seed N]
         print the MINICIFAR subset (positions and train/valid indices)
+
+options may also be written --name=value; LAB_PROFILE sets the default profile of build and report
   backend
         print the TensorFlow.js backend that would be used (LAB_BACKEND overrides)
   compile
@@ -83,7 +87,7 @@ export function listNotebooks(only?: string): string[] {
 }
 
 function checkProfile(p: string): string {
-  if (p !== "quick" && p !== "full") throw new UsageError(`--profile must be quick or full, got "${p}"`);
+  if (!Object.keys(PROFILES).includes(p)) throw new UsageError(`--profile must be one of ${Object.keys(PROFILES).join(", ")}, got "${p}"`);
   return p;
 }
 
@@ -123,7 +127,7 @@ async function build(args: string[]): Promise<number> {
   const profile = checkProfile(takeOption(args, "--profile") ?? process.env.LAB_PROFILE ?? "quick");
   const only = takeOption(args, "--only");
   const pdf = !takeFlag(args, "--no-pdf");
-  const logOutput = takeFlag(args, "--log-output");
+  const logOutput = !takeFlag(args, "--quiet");
   noRest(args, "build");
   const t0 = Date.now();
   const notebooks = listNotebooks(only);
@@ -147,7 +151,7 @@ async function build(args: string[]): Promise<number> {
 
 async function run(args: string[]): Promise<number> {
   const output = takeOption(args, "--output");
-  const logOutput = takeFlag(args, "--log-output");
+  const logOutput = !takeFlag(args, "--quiet");
   const parameters: Record<string, unknown> = {};
   for (let i = args.indexOf("-p"); i >= 0; i = args.indexOf("-p")) {
     const [name, value] = [args[i + 1], args[i + 2]];
@@ -169,7 +173,12 @@ async function data(args: string[]): Promise<number> {
   const sub = args.shift();
   if (sub !== "minicifar") throw new UsageError(`data: unknown subcommand ${JSON.stringify(sub ?? "")}; valid: minicifar`);
   const json = takeFlag(args, "--json");
-  const r = minicifarJson(parseMinicifarArgs(args));
+  let r: ReturnType<typeof minicifarJson>;
+  try {
+    r = minicifarJson(parseMinicifarArgs(args));
+  } catch (err) {
+    throw new UsageError((err as Error).message); // every failure here is a bad option value
+  }
   if (json) {
     console.log(JSON.stringify(r));
   } else {
@@ -182,7 +191,8 @@ async function data(args: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const args = argv.slice();
+  // --name=value is the same as --name value.
+  const args = argv.flatMap((a) => (/^--[^=]+=/.test(a) ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]));
   const cmd = args.shift();
   try {
     switch (cmd) {
@@ -191,7 +201,7 @@ export async function main(argv: string[]): Promise<number> {
       case "run":
         return await run(args);
       case "report": {
-        const profile = checkProfile(takeOption(args, "--profile") ?? "quick");
+        const profile = checkProfile(takeOption(args, "--profile") ?? process.env.LAB_PROFILE ?? "quick");
         const pdf = !takeFlag(args, "--no-pdf");
         noRest(args, "report");
         return await report(profile, pdf);

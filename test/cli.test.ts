@@ -42,7 +42,7 @@ test("bad CLI input fails with a message naming the value", () => {
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
   const profile = cli("build", "--profile", "huge");
   assert.equal(profile.status, 2);
-  assert.match(profile.stderr, /--profile must be quick or full, got "huge"/);
+  assert.match(profile.stderr, /--profile must be one of quick, full, got "huge"/);
 });
 
 test("the three lab notebooks are thin tslab notebooks with a parameters cell", () => {
@@ -84,4 +84,20 @@ test("`run` checks the notebook before compiling and names the file", () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /invalid\.ipynb.*not valid JSON/);
   assert.doesNotMatch(r.stdout, /compiled src/);
+});
+
+test("--name=value works like --name value; bad data options are usage errors (exit 2)", () => {
+  const r = cli("data", "minicifar", "--json", "--classes=2");
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).classes, ["airplane", "automobile"]);
+  const bad = cli("data", "minicifar", "--R", "0");
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--R/);
+});
+
+test("profile names are checked against the real profiles, not object built-ins", async () => {
+  const { getProfile } = await import("../src/train/experiments");
+  assert.equal(getProfile("quick").name, "quick");
+  assert.throws(() => getProfile("constructor"), /unknown profile "constructor"; valid: quick, full/);
+  assert.throws(() => getProfile("toString"), /unknown profile "toString"/);
 });

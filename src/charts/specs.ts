@@ -307,8 +307,12 @@ export const TRANSFER_TASK_TITLES: Record<string, string> = {
 /** Rows of the transfer chart: the best test accuracy per (task, model). */
 export function transferRows(runs: RunRecord[]): { task: string; taskTitle: string; model: string; accuracy: number; params: number; id: string }[] {
   const best = new Map<string, RunRecord>();
+  // Compare like with like: scratch runs only of the architectures that were probed or fine-tuned (if any were).
+  let transferred = new Set(runs.filter((r) => r.task === "probe" || r.task === "finetune").map((r) => r.model.name));
+  if (!runs.some((r) => r.task === "scratch" && transferred.has(r.model.name))) transferred = new Set(); // no match: show all
   for (const r of runs) {
     if (!(TRANSFER_TASKS as readonly string[]).includes(r.task)) continue;
+    if (r.task === "scratch" && transferred.size > 0 && !transferred.has(r.model.name)) continue;
     const key = `${r.task}\u0000${r.model.name}`;
     const prev = best.get(key);
     if (!prev || r.testAccuracy > prev.testAccuracy) best.set(key, r);
@@ -331,10 +335,8 @@ export function transferSpec(runs: RunRecord[], options: { width?: number; heigh
   const taskOrder = TRANSFER_TASKS.map((t) => TRANSFER_TASK_TITLES[t]);
   const models = [...new Set(rows.map((r) => r.model))];
   const single = models.length <= 1;
-  const minAcc = rows.length ? Math.min(...rows.map((r) => r.accuracy)) : 0;
-  const yLow = Math.max(0, Math.floor((minAcc - 15) / 10) * 10);
   const x = { field: "taskTitle", type: "nominal" as const, title: null, sort: taskOrder, scale: { domain: taskOrder }, axis: { labelAngle: 0, labelFontSize: 15 } };
-  const y = { field: "accuracy", type: "quantitative" as const, title: "MINICIFAR test accuracy (%)", stack: null, scale: { domain: [yLow, 100], zero: false } };
+  const y = { field: "accuracy", type: "quantitative" as const, title: "MINICIFAR test accuracy (%)", stack: null, scale: { domain: [0, 100] } };
   const colorEnc = single
     ? { field: "task", type: "nominal" as const, legend: null, scale: { domain: [...TRANSFER_TASKS], range: TRANSFER_TASKS.map((t) => TASK_COLORS[t]) } }
     : { field: "model", type: "nominal" as const, title: "Model", legend: { columns: 3, labelLimit: 260 } };

@@ -19,9 +19,17 @@ export function bestRun(runs: RunRecord[]): RunRecord | undefined {
   return best;
 }
 
-/** The chosen architecture: the scratch run with the best test accuracy. */
+/**
+ * The chosen architecture: the scratch run with the best final validation accuracy. The test set is not used to
+ * choose (that would leak it into model selection); ties and runs without validation fall back to test accuracy.
+ */
 export function chosenScratchRun(runs: RunRecord[]): RunRecord | undefined {
-  return bestRun(runsOfTask(runs, "scratch"));
+  let best: RunRecord | undefined;
+  const key = (r: RunRecord) => (Number.isFinite(finalValAccuracy(r)) ? finalValAccuracy(r) : -1);
+  for (const r of runsOfTask(runs, "scratch")) {
+    if (!best || key(r) > key(best) || (key(r) === key(best) && r.testAccuracy > best.testAccuracy)) best = r;
+  }
+  return best;
 }
 
 /** Last epoch's validation accuracy (NaN when no epochs were recorded). */
@@ -152,6 +160,19 @@ export function conclusions(runs: RunRecord[], reference: readonly ReferenceMode
     if (probe) parts.push(`a linear probe on a pretrained ${probe.model.name} reaches ${formatPercent(probe.testAccuracy)} training ${formatParams(probe.params)} parameters in ${formatDuration(probe.trainSeconds)}`);
     if (fine) parts.push(`fine-tuning ${fine.model.name} reaches ${formatPercent(fine.testAccuracy)} in ${formatDuration(fine.trainSeconds)}`);
     out.push(`Transfer: ${parts.join("; ")}; the best model from scratch reaches ${formatPercent(bestScratch.testAccuracy)} in ${formatDuration(bestScratch.trainSeconds)}.`);
+    // The fair comparison: the same architecture from scratch.
+    const backbone = (fine ?? probe)!.model.name;
+    const same = bestRun(scratch.filter((r) => r.model.name === backbone));
+    const transfer = [fine, probe].filter((r): r is RunRecord => !!r).sort((a, b) => b.testAccuracy - a.testAccuracy)[0];
+    if (same) {
+      const gap = (transfer.testAccuracy - same.testAccuracy) * 100;
+      out.push(
+        Math.abs(gap) < 0.5
+          ? `Same architecture (${backbone}): transfer and training from scratch end level (${formatPercent(transfer.testAccuracy)} vs ${formatPercent(same.testAccuracy)}).`
+          : `Same architecture (${backbone}): transfer (${transfer.task}) ${gap > 0 ? "beats" : "does worse than"} training from scratch by ${Math.abs(gap).toFixed(1)} points (${formatPercent(transfer.testAccuracy)} vs ${formatPercent(same.testAccuracy)})` +
+            (gap < 0 ? "; the pretraining budget (CIFAR-100 images and epochs) was too small to give useful features." : "."),
+      );
+    }
   } else if (!probe && !fine) {
     out.push("Transfer: no linear-probe or fine-tune runs are recorded, so the transfer comparison is open.");
   }

@@ -21,9 +21,12 @@ export const CHROMIUM_ARGS = [
 export const CHROMIUM_INSTALL_HINT =
   'install it with "apt-get install -y chromium" (as root) or "sudo apt-get install -y chromium", or set LAB_CHROMIUM to a Chromium/Chrome binary';
 
-/** The Chromium binary to use: option, else LAB_CHROMIUM, else /usr/bin/chromium. */
+/** Where a system Chromium or Chrome is looked for when neither the option nor LAB_CHROMIUM names one. */
+export const CHROMIUM_CANDIDATES = [DEFAULT_CHROMIUM, "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable"];
+
+/** The Chromium binary to use: option, else LAB_CHROMIUM, else the first of CHROMIUM_CANDIDATES that exists. */
 export function chromiumPath(option?: string): string {
-  return option || process.env.LAB_CHROMIUM || DEFAULT_CHROMIUM;
+  return option || process.env.LAB_CHROMIUM || CHROMIUM_CANDIDATES.find((p) => fs.existsSync(p)) || DEFAULT_CHROMIUM;
 }
 
 export interface PdfResult {

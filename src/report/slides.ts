@@ -139,13 +139,15 @@ function architectureSlide(runs: RunRecord[]): string {
     ["Dropout", m.dropout ? String(m.dropout) : "none"],
     ["Classes", String(m.numClasses)],
     ["Parameters", `${formatParams(chosen.params)} (${chosen.params.toLocaleString("en-US")})`],
+    ["Validation accuracy", formatPercent(finalValAccuracy(chosen))],
     ["Test accuracy", formatPercent(chosen.testAccuracy)],
+    ["Epochs", String(chosen.epochs?.length ?? chosen.train.epochs)],
   ];
   const left = `<div class="col"><dl class="kv">${kv.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join("")}</dl></div>`;
   const candidates = bestPerModel(scratch).slice(0, 8);
   const right =
     candidates.length > 1
-      ? `<div class="col wide"><p class="note">Architectures trained from scratch (best run of each; chosen = highest test accuracy)</p>` +
+      ? `<div class="col wide"><p class="note">Architectures trained from scratch (best run of each; chosen = highest validation accuracy, so the test set plays no part in the choice)</p>` +
         table(
           [{ label: "Model" }, { label: "Blocks" }, { label: "Widths" }, { label: "Act." }, { label: "Params", num: true }, { label: "Test acc.", num: true }],
           candidates.map((r) => ({

@@ -38,7 +38,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     name: "quick",
     scratch: [
       { model: "ResNet8-w8", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
-      { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }) },
+      { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
     ],
     backbone: "ResNet8-w8",
     pretrainPerClass: 100,
@@ -62,7 +62,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
 };
 
 export function getProfile(name: string): Profile {
-  const p = PROFILES[name as ProfileName];
+  const p = Object.prototype.hasOwnProperty.call(PROFILES, name) ? PROFILES[name as ProfileName] : undefined;
   if (!p) throw new Error(`unknown profile "${name}"; valid: ${Object.keys(PROFILES).join(", ")}`);
   return p;
 }

@@ -113,3 +113,9 @@ test("inside tslab, displayChart sends exactly one display_data bundle", async (
   assert.deepEqual(Object.keys(sent[0].data).sort(), [VEGALITE_MIME, "image/svg+xml", "text/plain"].sort());
   assert.match(String(sent[0].data["image/svg+xml"]), /^<svg/);
 });
+
+test("transfer rows compare like with like: only scratch runs of the transferred architecture", () => {
+  const same = runs.map((r) => (r.task === "scratch" && r.model.name === "ResNet20-w16" ? { ...r, model: { ...r.model, name: "ResNet18" } } : r));
+  const rows = transferRows(same);
+  assert.deepEqual([...new Set(rows.filter((r) => r.task === "scratch").map((r) => r.model))], ["ResNet18"]);
+});
