@@ -170,7 +170,7 @@ export function conclusions(runs: RunRecord[], reference: readonly ReferenceMode
         Math.abs(gap) < 0.5
           ? `Same architecture (${backbone}): transfer and training from scratch end level (${formatPercent(transfer.testAccuracy)} vs ${formatPercent(same.testAccuracy)}).`
           : `Same architecture (${backbone}): transfer (${transfer.task}) ${gap > 0 ? "beats" : "does worse than"} training from scratch by ${Math.abs(gap).toFixed(1)} points (${formatPercent(transfer.testAccuracy)} vs ${formatPercent(same.testAccuracy)})` +
-            (gap < 0 ? "; the pretraining budget (CIFAR-100 images and epochs) was too small to give useful features." : "."),
+            (gap < 0 ? "; with this pretraining budget (CIFAR-100 images × epochs), the pretrained features did not pay off." : "."),
       );
     }
   } else if (!probe && !fine) {
