@@ -107,9 +107,134 @@ class ResNet(nn.Module):
         return self.linear(out)
 
 
-# name → (preset name in src/models/index.ts, constructor)
+class PreActBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_planes, planes, stride=1):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride, bias=False))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(x))
+        shortcut = self.shortcut(out) if hasattr(self, "shortcut") else x
+        out = self.conv1(out)
+        out = self.conv2(F.relu(self.bn2(out)))
+        return out + shortcut
+
+
+class PreActResNet(nn.Module):
+    def __init__(self, blocks, widths, num_classes):
+        super().__init__()
+        self.in_planes = widths[0]
+        self.conv1 = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)
+        for s, (n, w) in enumerate(zip(blocks, widths)):
+            layers = []
+            for st in [1 if s == 0 else 2] + [1] * (n - 1):
+                layers.append(PreActBlock(self.in_planes, w, st))
+                self.in_planes = w
+            setattr(self, f"layer{s + 1}", nn.Sequential(*layers))
+        self.n_stages = len(blocks)
+        self.linear = nn.Linear(widths[-1], num_classes)
+
+    def forward(self, x):
+        out = self.conv1(x)
+        for s in range(self.n_stages):
+            out = getattr(self, f"layer{s + 1}")(out)
+        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+
+class DenseBottleneck(nn.Module):
+    def __init__(self, in_planes, growth):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, 4 * growth, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4 * growth)
+        self.conv2 = nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.bn1(x)))
+        out = self.conv2(F.relu(self.bn2(out)))
+        return torch.cat([out, x], 1)  # kuangliu: new features first
+
+
+class Transition(nn.Module):
+    def __init__(self, in_planes, out_planes):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(in_planes)
+        self.conv = nn.Conv2d(in_planes, out_planes, 1, bias=False)
+
+    def forward(self, x):
+        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
+
+
+class DenseNet(nn.Module):
+    def __init__(self, blocks, growth, reduction, num_classes):
+        super().__init__()
+        planes = 2 * growth
+        self.conv1 = nn.Conv2d(3, planes, 3, padding=1, bias=False)
+        self.n_blocks = len(blocks)
+        for k, n in enumerate(blocks):
+            layers = []
+            for _ in range(n):
+                layers.append(DenseBottleneck(planes, growth))
+                planes += growth
+            setattr(self, f"dense{k + 1}", nn.Sequential(*layers))
+            if k < len(blocks) - 1:
+                out_planes = int(planes * reduction)
+                setattr(self, f"trans{k + 1}", Transition(planes, out_planes))
+                planes = out_planes
+        self.bn = nn.BatchNorm2d(planes)
+        self.linear = nn.Linear(planes, num_classes)
+
+    def forward(self, x):
+        out = self.conv1(x)
+        for k in range(self.n_blocks):
+            out = getattr(self, f"dense{k + 1}")(out)
+            if k < self.n_blocks - 1:
+                out = getattr(self, f"trans{k + 1}")(out)
+        out = F.relu(self.bn(out))
+        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+
+class VGG(nn.Module):
+    def __init__(self, cfg, num_classes):
+        super().__init__()
+        layers, in_ch = [], 3
+        for c in cfg:
+            if c == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(in_ch, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+                in_ch = c
+        layers.append(nn.AvgPool2d(1, 1))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(in_ch, num_classes)
+
+    def forward(self, x):
+        out = self.features(x)
+        return self.classifier(out.view(out.size(0), -1))  # 1×1 map after five pools
+
+
+# name → (preset name in src/models/index.ts, ModelSpec overrides (narrower, to keep fixtures small), constructor)
 MODELS = {
-    "resnet8-w8": ("ResNet8-w8", lambda nc: ResNet(BasicBlock, [1, 1, 1], [8, 16, 32], nc)),
+    "resnet8-w8": ("ResNet8-w8", {}, lambda nc: ResNet(BasicBlock, [1, 1, 1], [8, 16, 32], nc)),
+    "resnet-bottleneck": (
+        "ResNet8-w8",
+        {"block": "bottleneck", "blocks": [2, 1], "widths": [4, 8]},
+        lambda nc: ResNet(Bottleneck, [2, 1], [4, 8], nc),
+    ),
+    "preact8": ("PreActResNet8-w16", {"blocks": [2, 1, 1], "widths": [8, 16, 32]}, lambda nc: PreActResNet([2, 1, 1], [8, 16, 32], nc)),
+    "densenet-g12-small": ("DenseNet-g12-small", {}, lambda nc: DenseNet([2, 2, 2], 12, 0.5, nc)),
+    "vgg11-w4": (
+        "VGG11-w16",
+        {"widths": [4, 8, 16, 32, 32]},
+        lambda nc: VGG([4, "M", 8, "M", 16, 16, "M", 32, 32, "M", 32, 32, "M"], nc),
+    ),
 }
 NUM_CLASSES = 10
 
@@ -191,18 +316,19 @@ def main():
     write_cifar(os.path.join(OUT, "input100.bin"), images, labels, coarse=torch.randint(0, 20, (N_IMAGES,)))
     x = normalise(images)
 
-    for name, (preset, ctor) in MODELS.items():
+    for name, (preset, overrides, ctor) in MODELS.items():
         model = ctor(NUM_CLASSES)
         randomize(model, lambda: torch.randn(16, 3, 32, 32) * 1.5 + 0.3)
         with torch.no_grad():
             logits = model(x)
         sd = model.state_dict()
         torch.save({"net": sd}, os.path.join(OUT, f"{name}.net.pth"))
-        torch.save(sd, os.path.join(OUT, f"{name}.bare.pth"))
-        torch.save({"net": nn.DataParallel(model).state_dict()}, os.path.join(OUT, f"{name}.module.pth"))
         with open(os.path.join(OUT, f"{name}.logits.json"), "w") as f:
-            json.dump({"preset": preset, "numClasses": NUM_CLASSES, "torch": torch.__version__, "logits": logits.tolist()}, f)
+            meta = {"preset": preset, "overrides": overrides, "numClasses": NUM_CLASSES, "torch": torch.__version__}
+            json.dump({**meta, "logits": logits.tolist()}, f)
         if name == "resnet8-w8":
+            torch.save(sd, os.path.join(OUT, f"{name}.bare.pth"))
+            torch.save({"net": nn.DataParallel(model).state_dict()}, os.path.join(OUT, f"{name}.module.pth"))
             torch.save({"net": strided_copy(sd)}, os.path.join(OUT, f"{name}.strided.pth"))
             torch.save(OrderedDict((k, v.double() if v.is_floating_point() else v) for k, v in sd.items()), os.path.join(OUT, f"{name}.double.pth"))
             torch.save({"net": sd}, os.path.join(OUT, f"{name}.legacy.pth"), _use_new_zipfile_serialization=False)
