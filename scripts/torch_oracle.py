@@ -15,7 +15,10 @@ test/fixtures/torch/:
   input.bin / input100.bin   random images in CIFAR-10 / CIFAR-100 binary format
   bad-*.pth              malicious and broken checkpoints (nothing in them is ever run here)
 
-Run with Debian's torch: /usr/bin/python3 scripts/torch_oracle.py  (CPU only, seeded, deterministic).
+Run with Debian's torch: /usr/bin/python3 scripts/torch_oracle.py  (CPU only, seeded).
+`/usr/bin/python3 scripts/torch_oracle.py --full DIR` writes full-size kuangliu nets (ResNet18, ResNet50,
+PreActResNet18, densenet_cifar, VGG11; 100 classes, DataParallel keys) with their logits to DIR instead; the
+tests use it when torch is installed.
 """
 import io
 import json
@@ -37,6 +40,14 @@ PWNED = "/tmp/minicifar-torch-oracle-pwned"
 
 
 # ---------------------------------------------------------------- models (kuangliu module names)
+def pool(out):
+    """kuangliu's head: avg_pool2d(out, 4) and view(n, -1) on the 4×4 map of the full-size nets; global
+    average pooling for the narrow 3-stage variants (the same thing whenever the map is 4×4)."""
+    if out.shape[-1] == 4:
+        return F.avg_pool2d(out, 4).view(out.size(0), -1)
+    return F.adaptive_avg_pool2d(out, 1).flatten(1)
+
+
 class BasicBlock(nn.Module):
     expansion = 1
 
@@ -103,8 +114,7 @@ class ResNet(nn.Module):
         out = F.relu(self.bn1(self.conv1(x)))
         for s in range(self.n_stages):
             out = getattr(self, f"layer{s + 1}")(out)
-        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
-        return self.linear(out)
+        return self.linear(pool(out))
 
 
 class PreActBlock(nn.Module):
@@ -145,7 +155,7 @@ class PreActResNet(nn.Module):
         out = self.conv1(x)
         for s in range(self.n_stages):
             out = getattr(self, f"layer{s + 1}")(out)
-        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+        return self.linear(pool(out))
 
 
 class DenseBottleneck(nn.Module):
@@ -198,7 +208,7 @@ class DenseNet(nn.Module):
             if k < self.n_blocks - 1:
                 out = getattr(self, f"trans{k + 1}")(out)
         out = F.relu(self.bn(out))
-        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+        return self.linear(pool(out))
 
 
 class VGG(nn.Module):
@@ -237,6 +247,15 @@ MODELS = {
     ),
 }
 NUM_CLASSES = 10
+
+# Full-size kuangliu constructors (written only with --full DIR: too large to commit).
+FULL_MODELS = {
+    "resnet18": ("ResNet18", {}, lambda nc: ResNet(BasicBlock, [2, 2, 2, 2], [64, 128, 256, 512], nc)),
+    "resnet50": ("ResNet50", {}, lambda nc: ResNet(Bottleneck, [3, 4, 6, 3], [64, 128, 256, 512], nc)),
+    "preactresnet18": ("PreActResNet18", {}, lambda nc: PreActResNet([2, 2, 2, 2], [64, 128, 256, 512], nc)),
+    "densenet_cifar": ("densenet_cifar", {}, lambda nc: DenseNet([6, 12, 24, 16], 12, 0.5, nc)),
+    "vgg11": ("VGG11", {}, lambda nc: VGG([64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"], nc)),
+}
 
 
 # ---------------------------------------------------------------- helpers
@@ -279,8 +298,9 @@ def normalise(images):
 
 def zip_with_pickle(path, pkl_bytes, archive="archive"):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(f"{archive}/data.pkl", pkl_bytes)
-        z.writestr(f"{archive}/version", "3\n")
+        # Fixed timestamps keep regenerated fixtures byte-identical.
+        z.writestr(zipfile.ZipInfo(f"{archive}/data.pkl", (2020, 1, 1, 0, 0, 0)), pkl_bytes)
+        z.writestr(zipfile.ZipInfo(f"{archive}/version", (2020, 1, 1, 0, 0, 0)), "3\n")
 
 
 class Evil:
@@ -307,7 +327,27 @@ def strided_copy(sd):
     return out
 
 
+def main_full(out_dir, num_classes=100, n_images=2):
+    """Full-size kuangliu nets with CIFAR-100 heads (like the course's models_cifar100), to a scratch folder."""
+    torch.manual_seed(1)
+    os.makedirs(out_dir, exist_ok=True)
+    images = torch.randint(0, 256, (n_images, 3, 32, 32), dtype=torch.uint8)
+    write_cifar(os.path.join(out_dir, "input100.bin"), images, torch.randint(0, 100, (n_images,)), coarse=torch.randint(0, 20, (n_images,)))
+    x = normalise(images)
+    for name, (preset, overrides, ctor) in FULL_MODELS.items():
+        model = ctor(num_classes)
+        randomize(model, lambda: torch.randn(4, 3, 32, 32) * 1.5 + 0.3)
+        with torch.no_grad():
+            logits = model(x)
+        torch.save({"net": nn.DataParallel(model).state_dict()}, os.path.join(out_dir, f"{name}.pth"))
+        with open(os.path.join(out_dir, f"{name}.logits.json"), "w") as f:
+            json.dump({"preset": preset, "overrides": overrides, "numClasses": num_classes, "logits": logits.tolist()}, f)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--full":
+        main_full(sys.argv[2])
+        return
     torch.manual_seed(0)
     os.makedirs(OUT, exist_ok=True)
     images = torch.randint(0, 256, (N_IMAGES, 3, 32, 32), dtype=torch.uint8)

@@ -5,7 +5,9 @@
  */
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import type { ModelSpec } from "../../src/results/types";
@@ -45,10 +47,10 @@ interface Oracle {
 }
 const oracle = (name: string): Oracle => JSON.parse(fs.readFileSync(fx(`${name}.logits.json`), "utf8"));
 
-function logitsOf(model: tf.LayersModel, weights: string): number[][] {
+function logitsOf(model: tf.LayersModel, weights: string, input = fx("input.bin"), labelBytes: 1 | 2 = 1): number[][] {
   try {
     applyStateDict(model, loadTorchStateDict(weights));
-    const { n, x } = readCifarImages(fx("input.bin"), 1);
+    const { n, x } = readCifarImages(input, labelBytes);
     return predictLogits(model, x, n);
   } finally {
     model.dispose();
@@ -220,4 +222,35 @@ test("zip reader lists entries and the state_dict pickle parses to an OrderedDic
   assert.throws(() => zip.read("nope"), /net\.pth: zip archive has no entry "nope"/);
   const top = unpickle(zip.read("resnet8-w8.net/data.pkl"), { persistentLoad: (pid) => torchPersistentId(pid) });
   assert.ok(top instanceof PyDict && top.get("net") instanceof PyDict && (top.get("net") as PyDict).ordered);
+});
+
+test("full-size kuangliu nets (100 classes, DataParallel keys) match PyTorch, when Debian's torch is installed", (t) => {
+  const py = "/usr/bin/python3";
+  if (!fs.existsSync(py) || spawnSync(py, ["-c", "import torch"], { stdio: "ignore" }).status !== 0) {
+    t.skip("needs /usr/bin/python3 with torch (apt install python3-torch)");
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "torch-full-"));
+  try {
+    const script = path.join(__dirname, "..", "..", "scripts", "torch_oracle.py");
+    const r = spawnSync(py, [script, "--full", dir], { encoding: "utf8", timeout: 300_000 });
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".logits.json")).sort()) {
+      const name = f.slice(0, -".logits.json".length);
+      const o = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as Oracle;
+      let model: tf.LayersModel;
+      try {
+        model = buildModel(presetSpec(o.preset, o.numClasses, o.overrides ?? {}));
+      } catch (err) {
+        process.stderr.write(`# ${name}: skipped, cannot build ${o.preset}: ${(err as Error).message.split(";")[0]}\n`);
+        continue;
+      }
+      const ours = logitsOf(model, path.join(dir, `${name}.pth`), path.join(dir, "input100.bin"), 2);
+      const d = relDiff(ours, o.logits);
+      process.stderr.write(`# full ${name}: max |ours - torch| / scale = ${d.toExponential(2)}\n`);
+      assert.ok(d < 1e-4, `${name}: relative difference ${d}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
