@@ -254,3 +254,27 @@ test("full-size kuangliu nets (100 classes, DataParallel keys) match PyTorch, wh
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a Dense fed by a Flatten of an H×W×C map takes PyTorch's C·H·W input order", () => {
+  const [H, W, C, O] = [2, 3, 4, 5];
+  const input = tf.input({ shape: [H, W, C] });
+  const flat = tf.layers.flatten({ name: "flatten" }).apply(input) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: O, name: "fc" }).apply(flat) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  const w = Float32Array.from({ length: O * C * H * W }, (_, i) => Math.sin(i));
+  const b = Float32Array.from({ length: O }, (_, i) => i / 10);
+  applyStateDict(model, new Map([
+    ["fc.weight", { shape: [O, C * H * W], dtype: "float32", data: w }],
+    ["fc.bias", { shape: [O], dtype: "float32", data: b }],
+  ]));
+  const x = Float32Array.from({ length: H * W * C }, (_, i) => Math.cos(3 * i));
+  const got = (model.predict(tf.tensor4d(x, [1, H, W, C])) as tf.Tensor).arraySync() as number[][];
+  // PyTorch: out[o] = b[o] + Σ_{c,h,w} W[o, c·H·W + h·W + w] · x_nchw[c, h, w]
+  for (let o = 0; o < O; o++) {
+    let ref = b[o];
+    for (let c = 0; c < C; c++)
+      for (let h = 0; h < H; h++) for (let ww = 0; ww < W; ww++) ref += w[o * C * H * W + c * H * W + h * W + ww] * x[(h * W + ww) * C + c];
+    assert.ok(Math.abs(got[0][o] - ref) < 1e-4, `output ${o}: ${got[0][o]} vs ${ref}`);
+  }
+  model.dispose();
+});

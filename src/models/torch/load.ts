@@ -75,7 +75,12 @@ function storageToFloat32(bytes: Uint8Array, dtype: StorageDtype, numel: number,
 /** Materialise a strided view (storage offset, size, stride) as a contiguous row-major array. */
 export function gatherStrided(storage: Float32Array, offset: number, shape: number[], stride: number[], what = "tensor"): Float32Array {
   if (shape.length !== stride.length) throw new Error(`${what}: size has ${shape.length} dims but stride has ${stride.length}`);
+  if (shape.some((s) => !(s >= 0))) throw new Error(`${what}: negative size [${shape}]`);
   const numel = shape.reduce((a, b) => a * b, 1);
+  if (numel > storage.length && stride.every((s) => s !== 0)) {
+    throw new Error(`${what}: size [${shape}] has more elements than its storage of ${storage.length}`);
+  }
+  if (numel > 2 ** 30) throw new Error(`${what}: size [${shape}] is too large`);
   const out = new Float32Array(numel);
   if (numel === 0) return out;
   // Bounds: the largest index touched must lie inside the storage.
