@@ -9,6 +9,8 @@ import { initBackend } from "./backend";
 import { minicifarJson, parseMinicifarArgs } from "./data";
 import { readNotebook, runNotebook } from "./notebook";
 import { buildReport } from "./report";
+import { buildModel, presetSpec, modelSummary, PRESETS } from "./models";
+import type { ModelSpec } from "./results/types";
 import { loadRuns, resultsDir } from "./results/store";
 import { PROFILES } from "./train/experiments";
 
@@ -29,6 +31,9 @@ commands:
         rebuild the report and slides from reports/notebooks and reports/results
   data minicifar [--json] [--classes N|a,b,c] [--R N] [--train-size F] [--seed N] [--split-seed N]
         print the MINICIFAR subset (positions and train/valid indices)
+  model summary NAME [--classes N] [--activation X] [--dropout F] [--block-dropout F] [--width-multiplier F]
+        [--blocks 2,2,2] [--widths 16,32,64] [--block basic|bottleneck] [--growth N] [--reduction F] [--json]
+        print a model card: parameters, multiply-adds per 32×32 image, size and layers (NAME: a preset)
 
 options may also be written --name=value; LAB_PROFILE sets the default profile of build and report
   backend
@@ -190,6 +195,55 @@ async function data(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `model summary` knob options: option → [ModelSpec field, parser]. */
+const MODEL_KNOB_OPTIONS: Record<string, [keyof ModelSpec, (v: string) => unknown]> = {
+  "--activation": ["activation", String],
+  "--dropout": ["dropout", Number],
+  "--block-dropout": ["blockDropout", Number],
+  "--width-multiplier": ["widthMultiplier", Number],
+  "--blocks": ["blocks", (v) => v.split(",").map(Number)],
+  "--widths": ["widths", (v) => v.split(",").map(Number)],
+  "--block": ["block", String],
+  "--growth": ["growth", Number],
+  "--reduction": ["reduction", Number],
+};
+
+async function model(args: string[]): Promise<number> {
+  const sub = args.shift();
+  if (sub !== "summary") throw new UsageError(`model: unknown subcommand ${JSON.stringify(sub ?? "")}; valid: summary`);
+  const json = takeFlag(args, "--json");
+  const classes = Number(takeOption(args, "--classes") ?? "10");
+  const overrides: Record<string, unknown> = {};
+  for (const [opt, [field, parse]] of Object.entries(MODEL_KNOB_OPTIONS)) {
+    const v = takeOption(args, opt);
+    if (v !== undefined) overrides[field] = parse(v);
+  }
+  const unknown = args.find((a) => a.startsWith("-"));
+  if (unknown) throw new UsageError(`model summary: unknown option "${unknown}"; valid: --classes, ${Object.keys(MODEL_KNOB_OPTIONS).join(", ")}, --json`);
+  if (args.length !== 1) throw new UsageError(`model summary: give exactly one model NAME; valid: ${Object.keys(PRESETS).join(", ")}`);
+  let m: ReturnType<typeof buildModel>;
+  try {
+    m = buildModel(presetSpec(args[0], classes, overrides as Partial<ModelSpec>));
+  } catch (err) {
+    throw new UsageError((err as Error).message); // unknown model or bad knob value
+  }
+  const s = modelSummary(m);
+  m.dispose();
+  if (json) {
+    console.log(JSON.stringify(s));
+    return 0;
+  }
+  console.log(`${args[0]} (${classes} classes)`);
+  console.log(`parameters: ${s.params.toLocaleString("en-US")} trainable, ${s.nonTrainable.toLocaleString("en-US")} non-trainable (BN running statistics)`);
+  console.log(`multiply-adds per 32×32 image: ${(s.flops / 1e6).toFixed(2)} M (convs and dense layers)`);
+  console.log(`size: ${(s.sizeBytes / 2 ** 20).toFixed(2)} MiB (float32)`);
+  const rows = s.layers.map((l) => [l.name, l.className, `[${l.outputShape.join(", ")}]`, String(l.params)]);
+  const head = ["layer", "class", "output", "params"];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const r of [head, ...rows]) console.log(r.map((c, i) => (i === 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  "));
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   // --name=value is the same as --name value.
   const args = argv.flatMap((a) => (/^--[^=]+=/.test(a) ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]));
@@ -208,6 +262,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "data":
         return await data(args);
+      case "model":
+        return await model(args);
       case "backend": {
         noRest(args, "backend");
         await initBackend();

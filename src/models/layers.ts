@@ -128,3 +128,29 @@ export function classifierHead(
 export function imageInput(): SymbolicTensor {
   return tf.input({ shape: [32, 32, 3], name: "image" });
 }
+
+/** PyTorch MaxPool2d(size, size): non-overlapping max pooling (floor mode, no padding). */
+export function maxPool(x: SymbolicTensor, size: number, name: string): SymbolicTensor {
+  return tf.layers.maxPooling2d({ poolSize: size, strides: size, padding: "valid", name }).apply(x) as SymbolicTensor;
+}
+
+/** PyTorch AvgPool2d / avg_pool2d(x, size): non-overlapping average pooling (floor mode, no padding). */
+export function avgPool(x: SymbolicTensor, size: number, name: string): SymbolicTensor {
+  return tf.layers.averagePooling2d({ poolSize: size, strides: size, padding: "valid", name }).apply(x) as SymbolicTensor;
+}
+
+/** Dropout with a seeded mask (inside withInitSeed); a rate of 0 returns `x` unchanged and adds no layer. */
+export function maybeDropout(x: SymbolicTensor, rate: number, name: string): SymbolicTensor {
+  if (!(rate > 0)) return x;
+  return tf.layers.dropout({ rate, name, seed: nextSeed() }).apply(x) as SymbolicTensor;
+}
+
+/** torch.cat(parts, dim=1) for NCHW tensors: concatenation on the channel axis, in the order given. */
+export function concatChannels(parts: SymbolicTensor[], name: string): SymbolicTensor {
+  return tf.layers.concatenate({ axis: -1, name }).apply(parts) as SymbolicTensor;
+}
+
+/** Scale a channel count by a width multiplier (rounded, at least 1). */
+export function scaleWidth(channels: number, multiplier = 1): number {
+  return Math.max(1, Math.round(channels * multiplier));
+}

@@ -3,23 +3,43 @@
  * Everything here is JSON-serialisable; no tf types.
  */
 
-/** Model description: what `models/` builds from, and what a result records. */
+/**
+ * Model description: what `models/` builds from, and what a result records. The fields are declarative knobs
+ * shared by every family (resnet, preact_resnet, densenet, vgg); see `models/index.ts` KNOBS for which family
+ * reads which.
+ */
 export interface ModelSpec {
-  /** Family name, e.g. "resnet". */
+  /** Family name: "resnet" | "preact_resnet" | "densenet" | "vgg". */
   family: string;
   /** Human name, e.g. "ResNet20-w16" or "ResNet18". */
   name: string;
-  /** Residual block type for ResNets: "basic" or "bottleneck". */
+  /** Residual block type for (PreAct)ResNets: "basic" or "bottleneck". */
   block?: string;
-  /** Blocks per stage, e.g. [3, 3, 3]. */
+  /**
+   * Depth. (PreAct)ResNet: blocks per stage, e.g. [3, 3, 3]. DenseNet: bottlenecks per dense block,
+   * e.g. [6, 12, 24, 16]. VGG: convs per stage (each stage ends in a 2×2 max-pool), e.g. [1, 1, 2, 2, 2] for VGG11.
+   */
   blocks: number[];
-  /** Channels per stage, e.g. [16, 32, 64]. */
+  /**
+   * Width. (PreAct)ResNet and VGG: channels per stage, e.g. [16, 32, 64]. DenseNet: [stem channels]
+   * (kuangliu: 2 × growth); its other widths follow from growth and reduction.
+   */
   widths: number[];
   /** Activation name: "relu" | "leaky_relu" | "elu" | "gelu" | "silu". */
   activation: string;
   /** Dropout rate before the classifier (0 = none). */
   dropout: number;
   numClasses: number;
+  /** Optional: multiplies every width (and the DenseNet growth), rounded, at least 1. Default 1. */
+  widthMultiplier?: number;
+  /** Optional: dropout rate inside every block (before a block's last conv; after each VGG activation). Default 0. */
+  blockDropout?: number;
+  /** Optional, DenseNet only: growth rate (channels each bottleneck adds). Required for densenet. */
+  growth?: number;
+  /** Optional, DenseNet only: transition compression in (0, 1]. Default 0.5. */
+  reduction?: number;
+  /** Optional, VGG only: the full kuangliu config list (numbers and "M"); when given, it replaces blocks/widths. */
+  config?: (number | "M")[];
 }
 
 /** Hyperparameters of one training run. */

@@ -1,0 +1,85 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { ResNet18, VGG, buildModel, modelSummary, presetSpec } from "../../src/models";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, "bin", "minicifar-lab.js"), ...args], { cwd: ROOT, encoding: "utf8" });
+
+test("ResNet18 model card: 0.555 G multiply-adds per 32×32 image (anchors.md's '~0.56 GFLOP' counts MACs)", () => {
+  const m = ResNet18(10);
+  const s = modelSummary(m);
+  // By hand: stem 3·3·3·64·32² = 1,769,472; layer1 4 × 3·3·64·64·32² = 150,994,944;
+  // layers 2–4 each 3·3·C·2C·H² + 3 × 3·3·2C·2C·H² + 1·1·C·2C·H² = 134,217,728; linear 512·10 = 5,120.
+  assert.equal(s.flops, 1_769_472 + 150_994_944 + 3 * 134_217_728 + 5_120);
+  assert.ok(Math.abs(s.flops / 1e9 - 0.56) < 0.01);
+  assert.equal(s.params, 11_173_962);
+  assert.equal(s.nonTrainable, 9_600); // running mean + var of 4,800 BN channels
+  assert.equal(s.sizeBytes, 4 * (11_173_962 + 9_600));
+  assert.deepEqual(s.layers.find((l) => l.name === "layer4.1.conv2"), { name: "layer4.1.conv2", className: "Conv2D", outputShape: [4, 4, 512], params: 3 * 3 * 512 * 512 });
+  m.dispose();
+});
+
+test("a tiny model's card, computed by hand", () => {
+  // conv 3→8 (3×3, bias) on 32×32, BN(8), ReLU, max-pool → 16×16×8, 1×1 avg-pool, GAP, dense 8→2
+  const m = VGG({ config: [8, "M"], numClasses: 2 });
+  const s = modelSummary(m);
+  assert.equal(s.flops, 3 * 3 * 3 * 8 * 32 * 32 + 8 * 2); // 221,200
+  assert.equal(s.params, (3 * 3 * 3 * 8 + 8) + 2 * 8 + (8 * 2 + 2)); // 258
+  assert.equal(s.nonTrainable, 2 * 8);
+  assert.equal(s.sizeBytes, 4 * (258 + 16));
+  assert.deepEqual(s.layers.map((l) => [l.name, l.className, l.outputShape.join("x"), l.params]), [
+    ["image", "InputLayer", "32x32x3", 0],
+    ["features.0", "Conv2D", "32x32x8", 224],
+    ["features.1", "BatchNormalization", "32x32x8", 32],
+    ["features.2", "ReLU", "32x32x8", 0],
+    ["features.3", "MaxPooling2D", "16x16x8", 0],
+    ["features.4", "AveragePooling2D", "16x16x8", 0],
+    ["features", "GlobalAveragePooling2D", "8", 0],
+    ["classifier", "Dense", "2", 18],
+  ]);
+  m.dispose();
+});
+
+test("stride-2 convs count their output size, not their input size", () => {
+  const m = buildModel(presetSpec("ResNet8-w8", 4));
+  const s = modelSummary(m);
+  const conv = s.layers.find((l) => l.name === "layer2.0.conv1")!;
+  assert.deepEqual(conv.outputShape, [16, 16, 16]);
+  m.dispose();
+});
+
+test("`minicifar-lab model summary` prints the card, as JSON with --json", () => {
+  const r = cli("model", "summary", "VGG11-w16", "--classes", "4", "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(j), ["params", "nonTrainable", "flops", "sizeBytes", "layers"]);
+  assert.equal(j.layers[j.layers.length - 1].name, "classifier");
+  assert.deepEqual(j.layers[j.layers.length - 1].outputShape, [4]);
+  const k = JSON.parse(cli("model", "summary", "VGG11", "--classes=4", "--width-multiplier", "0.25", "--activation", "gelu", "--json").stdout);
+  assert.equal(k.params, j.params);
+  const t = cli("model", "summary", "DenseNet-g12-small", "--growth", "6", "--dropout", "0.1");
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /DenseNet-g12-small \(10 classes\)\nparameters: [\d,]+ trainable/);
+  assert.match(t.stdout, /conv1\s+Conv2D\s+\[32, 32, 12\]\s+324\n(.*\n)*dense1\.0\.cat\s+Concatenate\s+\[32, 32, 18\]\s+0\n/);
+});
+
+test("`model summary` usage errors exit 2 and list the valid values", () => {
+  const bad = cli("model", "summary", "VGG12");
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown model "VGG12"; valid: .*VGG11-w16/);
+  const knob = cli("model", "summary", "VGG11", "--growth", "4");
+  assert.equal(knob.status, 2);
+  assert.match(knob.stderr, /unknown knob "growth" for family vgg; valid: /);
+  const opt = cli("model", "summary", "VGG11", "--depth", "4");
+  assert.equal(opt.status, 2);
+  assert.match(opt.stderr, /unknown option "--depth"; valid: --classes, --activation, .*--json/);
+  const act = cli("model", "summary", "VGG11", "--activation", "tanh");
+  assert.equal(act.status, 2);
+  assert.match(act.stderr, /unknown activation "tanh"; valid: relu, leaky_relu, elu, gelu, silu/);
+  const sub = cli("model", "card", "VGG11");
+  assert.equal(sub.status, 2);
+  assert.match(sub.stderr, /model: unknown subcommand "card"; valid: summary/);
+});
