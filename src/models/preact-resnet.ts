@@ -7,7 +7,7 @@
  *                   out = conv2(act(bn2(conv1(out)))); out + shortcut
  * PreActBottleneck: the same with conv1 1×1 → conv2 3×3 (stride) → conv3 1×1 (×4) and bn3.
  * The shortcut is a single 1×1 conv without BN (`shortcut.0`). Layer names are PyTorch's
- * state_dict prefixes. `blockDropout` (not in kuangliu) sits before conv2 (wide-ResNet style).
+ * state_dict prefixes. `blockDropout` (not in kuangliu) sits before the block's last conv (wide-ResNet style).
  */
 import * as tf from "@tensorflow/tfjs";
 import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, type SymbolicTensor } from "./layers";
