@@ -13,6 +13,7 @@ import { buildModel, presetSpec, modelSummary, PRESETS } from "./models";
 import type { ModelSpec } from "./results/types";
 import { loadRuns, resultsDir } from "./results/store";
 import { PROFILES } from "./train/experiments";
+import { logitsCommand } from "./models/torch/cli";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 const NOTEBOOK_DIR = path.join(REPO_ROOT, "notebooks");
@@ -36,6 +37,9 @@ commands:
         print a model card: parameters, multiply-adds per 32×32 image, size and layers (NAME: a preset)
 
 options may also be written --name=value; LAB_PROFILE sets the default profile of build and report
+  logits --model NAME --classes N --weights FILE.pth --input FILE.bin [--cifar100] [--json]
+        load a PyTorch checkpoint (kuangliu state_dict, {'net': ...}, bare or module.-prefixed)
+        and print the logits of each image of a CIFAR binary-format file
   backend
         print the TensorFlow.js backend that would be used (LAB_BACKEND overrides)
   compile
@@ -262,6 +266,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case "data":
         return await data(args);
+      case "logits":
+        return await logitsCommand(args);
       case "model":
         return await model(args);
       case "backend": {
