@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../results/store";
+import "./layers"; // registers our custom layer classes (TorchBatchNorm) for deserialisation
 
 export interface CheckpointMeta {
   [key: string]: unknown;

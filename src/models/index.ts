@@ -110,9 +110,6 @@ export function checkSpec(spec: ModelSpec): void {
   if (!(spec.dropout >= 0 && spec.dropout < 1)) throw new Error(`dropout must be in [0, 1), got ${spec.dropout}`);
   const bd = spec.blockDropout ?? 0;
   if (!(bd >= 0 && bd < 1)) throw new Error(`blockDropout must be in [0, 1), got ${spec.blockDropout}`);
-  if (bd > 0 && family === "resnet") {
-    throw new Error(`blockDropout is not supported by family resnet; families with it: ${FAMILIES.filter((f) => f !== "resnet").join(", ")}`);
-  }
   const wm = spec.widthMultiplier ?? 1;
   if (!(Number.isFinite(wm) && wm > 0)) throw new Error(`widthMultiplier must be a number > 0, got ${spec.widthMultiplier}`);
   checkPositiveInts("blocks", spec.blocks);
@@ -164,10 +161,8 @@ function buildFamily(spec: ModelSpec): tf.LayersModel {
   };
   const family = spec.family as Family;
   switch (family) {
-    case "resnet": {
-      const { blockDropout: _unused, ...rest } = common;
-      return ResNet({ ...rest, block: spec.block === "bottleneck" ? "bottleneck" : "basic", blocks: spec.blocks, widths });
-    }
+    case "resnet":
+      return ResNet({ ...common, block: spec.block === "bottleneck" ? "bottleneck" : "basic", blocks: spec.blocks, widths });
     case "preact_resnet":
       return PreActResNet({ ...common, block: spec.block === "bottleneck" ? "bottleneck" : "basic", blocks: spec.blocks, widths });
     case "densenet":

@@ -100,8 +100,45 @@ export function conv(x: SymbolicTensor, o: ConvOptions): SymbolicTensor {
 }
 
 /** BatchNorm with PyTorch's epsilon (1e-5) and momentum (0.1, i.e. tfjs momentum 0.9). */
+type BatchNormArgs = Parameters<typeof tf.layers.batchNormalization>[0];
+type Kwargs = { [key: string]: unknown };
+interface BatchNormInternals {
+  momentum: number;
+  movingVariance: { read(): tf.Tensor; write(t: tf.Tensor): void };
+}
+// tfjs-layers does not export its BatchNormalization class from @tensorflow/tfjs; take it from an instance.
+const BatchNormalization = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as new (args?: BatchNormArgs) => tf.layers.Layer;
+
+/**
+ * BatchNormalization whose running variance follows PyTorch: tfjs-layers averages the biased batch variance,
+ * PyTorch the unbiased one (× n/(n−1), n = values per channel). After tfjs's update
+ * new = m·old + (1−m)·v, this adds (new − m·old)/(n−1), giving m·old + (1−m)·v·n/(n−1).
+ */
+export class TorchBatchNorm extends BatchNormalization {
+  static className = "TorchBatchNorm";
+
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    if (kwargs?.training !== true) return super.call(inputs, kwargs);
+    const self = this as unknown as BatchNormInternals;
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const n = x.size / (x.shape[x.shape.length - 1] as number);
+    const old = tf.clone(self.movingVariance.read());
+    const out = super.call(inputs, kwargs);
+    if (n > 1) {
+      tf.tidy(() => {
+        const updated = self.movingVariance.read();
+        self.movingVariance.write(tf.add(updated, tf.div(tf.sub(updated, tf.mul(old, self.momentum)), n - 1)));
+      });
+    }
+    old.dispose();
+    return out;
+  }
+}
+tf.serialization.registerClass(TorchBatchNorm as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+
+/** BatchNorm with PyTorch's epsilon (1e-5), momentum (0.1, i.e. tfjs momentum 0.9) and running-variance update. */
 export function bn(x: SymbolicTensor, name: string): SymbolicTensor {
-  return tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5, name }).apply(x) as SymbolicTensor;
+  return new TorchBatchNorm({ axis: -1, momentum: 0.9, epsilon: 1e-5, name }).apply(x) as SymbolicTensor;
 }
 
 export function add(a: SymbolicTensor, b: SymbolicTensor, name: string): SymbolicTensor {

@@ -5,7 +5,7 @@
  * ResNet20-style nets are `ResNet({blocks: [3, 3, 3], widths: [16, 32, 64]})`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { activation, add, bn, classifierHead, conv, imageInput, type SymbolicTensor } from "./layers";
+import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, type SymbolicTensor } from "./layers";
 
 export interface ResNetConfig {
   block: "basic" | "bottleneck";
@@ -16,12 +16,15 @@ export interface ResNetConfig {
   numClasses: number;
   activation?: string;
   dropout?: number;
+  /** Dropout inside each block, before its last conv (not in kuangliu; wide-ResNet style). */
+  blockDropout?: number;
   name?: string;
 }
 
-function basicBlock(x: SymbolicTensor, inPlanes: number, planes: number, stride: number, name: string, act: string) {
+function basicBlock(x: SymbolicTensor, inPlanes: number, planes: number, stride: number, name: string, act: string, drop: number) {
   let out = conv(x, { filters: planes, kernelSize: 3, strides: stride, name: `${name}.conv1` });
   out = activation(bn(out, `${name}.bn1`), act, `${name}.act1`);
+  out = maybeDropout(out, drop, `${name}.dropout`);
   out = conv(out, { filters: planes, kernelSize: 3, name: `${name}.conv2` });
   out = bn(out, `${name}.bn2`);
   let shortcut = x;
@@ -32,12 +35,13 @@ function basicBlock(x: SymbolicTensor, inPlanes: number, planes: number, stride:
   return activation(add(out, shortcut, `${name}.add`), act, `${name}.act2`);
 }
 
-function bottleneck(x: SymbolicTensor, inPlanes: number, planes: number, stride: number, name: string, act: string) {
+function bottleneck(x: SymbolicTensor, inPlanes: number, planes: number, stride: number, name: string, act: string, drop: number) {
   const expansion = 4;
   let out = conv(x, { filters: planes, kernelSize: 1, padding: 0, name: `${name}.conv1` });
   out = activation(bn(out, `${name}.bn1`), act, `${name}.act1`);
   out = conv(out, { filters: planes, kernelSize: 3, strides: stride, name: `${name}.conv2` });
   out = activation(bn(out, `${name}.bn2`), act, `${name}.act2`);
+  out = maybeDropout(out, drop, `${name}.dropout`);
   out = conv(out, { filters: expansion * planes, kernelSize: 1, padding: 0, name: `${name}.conv3` });
   out = bn(out, `${name}.bn3`);
   let shortcut = x;
@@ -62,7 +66,7 @@ export function ResNet(cfg: ResNetConfig): tf.LayersModel {
   cfg.blocks.forEach((count, stage) => {
     for (let i = 0; i < count; i++) {
       const stride = stage > 0 && i === 0 ? 2 : 1;
-      x = makeBlock(x, inPlanes, cfg.widths[stage], stride, `layer${stage + 1}.${i}`, act);
+      x = makeBlock(x, inPlanes, cfg.widths[stage], stride, `layer${stage + 1}.${i}`, act, cfg.blockDropout ?? 0);
       inPlanes = cfg.widths[stage] * expansion;
     }
   });

@@ -9,7 +9,7 @@
  * activation, named features.<act index>.dropout so the indices stay PyTorch's.
  */
 import * as tf from "@tensorflow/tfjs";
-import { activation, avgPool, bn, classifierHead, conv, imageInput, maxPool, maybeDropout, type SymbolicTensor } from "./layers";
+import { activation, avgPool, bn, classifierHead, conv, imageInput, maxPool, maybeDropout } from "./layers";
 
 export type VGGConfigEntry = number | "M";
 

@@ -22,7 +22,7 @@ function torchKeys(m: tf.LayersModel): string[] {
     const cls = l.getClassName();
     if (cls === "Conv2D") keys.push(`${l.name}.weight`, ...(l.weights.length > 1 ? [`${l.name}.bias`] : []));
     else if (cls === "Dense") keys.push(`${l.name}.weight`, `${l.name}.bias`);
-    else if (cls === "BatchNormalization") keys.push(...["weight", "bias", "running_mean", "running_var"].map((s) => `${l.name}.${s}`));
+    else if (cls === "TorchBatchNorm") keys.push(...["weight", "bias", "running_mean", "running_var"].map((s) => `${l.name}.${s}`));
     else assert.equal(l.weights.length, 0, `${l.name} (${cls}) holds weights the mapping does not know`);
   }
   return keys;
@@ -75,7 +75,7 @@ test("DenseNet concatenates [new features, x] on the channel axis, like torch.ca
 test("VGG numbers its features like the nn.Sequential: conv, bn, act, pool, …, final 1×1 avg-pool", () => {
   const m = buildModel(presetSpec("VGG11-w16", 4));
   const f = m.layers.filter((l) => l.name.startsWith("features.")).map((l) => `${l.name}:${l.getClassName()}`);
-  assert.deepEqual(f.slice(0, 8), ["features.0:Conv2D", "features.1:BatchNormalization", "features.2:ReLU", "features.3:MaxPooling2D", "features.4:Conv2D", "features.5:BatchNormalization", "features.6:ReLU", "features.7:MaxPooling2D"]);
+  assert.deepEqual(f.slice(0, 8), ["features.0:Conv2D", "features.1:TorchBatchNorm", "features.2:ReLU", "features.3:MaxPooling2D", "features.4:Conv2D", "features.5:TorchBatchNorm", "features.6:ReLU", "features.7:MaxPooling2D"]);
   assert.equal(f[f.length - 1], "features.29:AveragePooling2D"); // 8 convs × 3 + 5 pools = modules 0–28, then the avg-pool
   assert.equal(m.getLayer("features.0").weights.length, 2, "VGG convs have a bias");
   assert.deepEqual(m.getLayer("classifier").weights[0].shape, [128, 4], "the classifier takes the last conv width");
@@ -146,10 +146,19 @@ test("bad input: unknown model, family, knob or value names it and lists the val
   assert.throws(() => buildModel({ ...presetSpec("VGG11", 4), depth: 3 } as never), /unknown knob "depth" for family vgg; valid: family, name, blocks, widths/);
   assert.throws(() => buildModel(presetSpec("PreActResNet18", 4, { block: "wide" })), /unknown block "wide"; valid: basic, bottleneck/);
   assert.throws(() => buildModel(presetSpec("VGG11", 4, { activation: "tanh" })), /unknown activation "tanh"; valid: relu, leaky_relu, elu, gelu, silu/);
-  assert.throws(() => buildModel(presetSpec("ResNet8-w8", 4, { blockDropout: 0.1 })), /blockDropout is not supported by family resnet; families with it: preact_resnet, densenet, vgg/);
+  assert.throws(() => buildModel(presetSpec("ResNet8-w8", 4, { blockDropout: 1.5 })), /blockDropout must be in \[0, 1\), got 1.5/);
   assert.throws(() => buildModel(presetSpec("VGG11", 4, { widthMultiplier: 0 })), /widthMultiplier must be a number > 0, got 0/);
   assert.throws(() => buildModel(presetSpec("VGG11", 4, { blocks: [1, 1, 1, 1, 1, 1], widths: [8, 8, 8, 8, 8, 8] })), /at most 5 max-pools/);
   assert.throws(() => buildModel({ ...presetSpec("DenseNet121", 4), growth: 0 }), /densenet needs growth, a positive integer; got 0/);
   assert.throws(() => buildModel(presetSpec("DenseNet121", 4, { reduction: 1.5 })), /reduction must be in \(0, 1\], got 1.5/);
   assert.throws(() => buildModel(presetSpec("VGG11", 4, { config: [64, "X" as never] })), /config must be a list of positive integers and "M"/);
+});
+
+test("blockDropout puts a dropout inside every ResNet block without changing the parameter count", () => {
+  const plain = buildModel(presetSpec("ResNet8-w8", 4));
+  const dropped = buildModel(presetSpec("ResNet8-w8", 4, { blockDropout: 0.1 }));
+  assert.deepEqual(dropped.layers.filter((l) => l.getClassName() === "Dropout").map((l) => l.name), ["layer1.0.dropout", "layer2.0.dropout", "layer3.0.dropout"]);
+  assert.equal(countParams(dropped), countParams(plain));
+  plain.dispose();
+  dropped.dispose();
 });

@@ -33,7 +33,7 @@ function loadFixtureWeights(m: tf.LayersModel): void {
     } else if (cls === "Dense") {
       const [cin, cout] = shapes[0];
       ws = [torchTensor(`${l.name}.weight`, [cout, cin]).transpose(), torchTensor(`${l.name}.bias`, [cout])];
-    } else if (cls === "BatchNormalization") {
+    } else if (cls === "TorchBatchNorm") {
       const c = shapes[0][0];
       ws = [torchTensor(`${l.name}.weight`, [c], true), ...["bias", "running_mean", "running_var"].map((s) => torchTensor(`${l.name}.${s}`, [c]))];
     } else {

@@ -33,7 +33,7 @@ test("a tiny model's card, computed by hand", () => {
   assert.deepEqual(s.layers.map((l) => [l.name, l.className, l.outputShape.join("x"), l.params]), [
     ["image", "InputLayer", "32x32x3", 0],
     ["features.0", "Conv2D", "32x32x8", 224],
-    ["features.1", "BatchNormalization", "32x32x8", 32],
+    ["features.1", "TorchBatchNorm", "32x32x8", 32],
     ["features.2", "ReLU", "32x32x8", 0],
     ["features.3", "MaxPooling2D", "16x16x8", 0],
     ["features.4", "AveragePooling2D", "16x16x8", 0],

@@ -103,7 +103,8 @@ function slotsOf(layer: tf.layers.Layer): Slot[] {
         if (role === "kernel") return { key: `${layer.name}.weight`, torchShape: [shape[1], shape[0]], convert: denseKernel(flattenedMap(layer)) };
         if (role === "bias") return { key: `${layer.name}.bias`, torchShape: shape, convert: identity };
         break;
-      case "BatchNormalization": {
+      case "BatchNormalization":
+      case "TorchBatchNorm": {
         const names: Record<string, string> = { gamma: "weight", beta: "bias", moving_mean: "running_mean", moving_variance: "running_var" };
         if (names[role]) return { key: `${layer.name}.${names[role]}`, torchShape: shape, convert: identity };
         break;

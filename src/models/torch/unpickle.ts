@@ -102,7 +102,6 @@ function isAllowedGlobal(module: string, name: string): boolean {
   return module === "torch" && Object.prototype.hasOwnProperty.call(STORAGE_CLASSES, name);
 }
 
-const MARK = Symbol("mark");
 
 function toInt(v: unknown, what: string): number {
   if (typeof v === "number" && Number.isInteger(v)) return v;
