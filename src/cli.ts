@@ -35,15 +35,15 @@ commands:
   model summary NAME [--classes N] [--activation X] [--dropout F] [--block-dropout F] [--width-multiplier F]
         [--blocks 2,2,2] [--widths 16,32,64] [--block basic|bottleneck] [--growth N] [--reduction F] [--json]
         print a model card: parameters, multiply-adds per 32×32 image, size and layers (NAME: a preset)
-
-options may also be written --name=value; LAB_PROFILE sets the default profile of build and report
   logits --model NAME --classes N --weights FILE.pth --input FILE.bin [--cifar100] [--json]
         load a PyTorch checkpoint (kuangliu state_dict, {'net': ...}, bare or module.-prefixed)
         and print the logits of each image of a CIFAR binary-format file
   backend
         print the TensorFlow.js backend that would be used (LAB_BACKEND overrides)
   compile
-        compile src/ to dist/ (what notebooks import)`;
+        compile src/ to dist/ (what notebooks import)
+
+options may also be written --name=value; LAB_PROFILE sets the default profile of build and report`;
 
 class UsageError extends Error {}
 
