@@ -39,6 +39,8 @@ export const PROFILES: Record<ProfileName, Profile> = {
     scratch: [
       { model: "ResNet8-w8", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
       { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
+      { model: "PreActResNet8-w16", train: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }) },
+      { model: "VGG11-w16", train: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }) },
     ],
     backbone: "ResNet8-w8",
     pretrainPerClass: 100,
@@ -53,6 +55,9 @@ export const PROFILES: Record<ProfileName, Profile> = {
       { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
       { model: "ResNet20-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
       { model: "ResNet20-w16", overrides: { name: "ResNet20-w16-silu-drop0.2", activation: "silu", dropout: 0.2 }, train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
+      { model: "PreActResNet20-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
+      { model: "DenseNet-g12-small", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
+      { model: "VGG11-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
     ],
     backbone: "ResNet20-w16",
     pretrain: sgd({ lr: 0.05, epochs: 15, batchSize: 64 }),
