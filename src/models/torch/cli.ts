@@ -22,6 +22,7 @@ const IMAGE_BYTES = 3072;
 
 /** Read a CIFAR binary-format file into normalised NHWC float32 (kuangliu mean/std). */
 export function readCifarImages(file: string, labelBytes: 1 | 2): { n: number; x: Float32Array } {
+  if (!fs.existsSync(file)) throw new Error(`--input: file not found: ${file}`);
   const buf = fs.readFileSync(file);
   const rec = labelBytes + IMAGE_BYTES;
   if (buf.length === 0 || buf.length % rec !== 0) {

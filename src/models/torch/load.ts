@@ -230,5 +230,6 @@ export function parseTorchStateDict(buf: Uint8Array, file = "<buffer>"): StateDi
  * checkpoint (`module.` prefixes are removed). Every tensor is converted to float32.
  */
 export function loadTorchStateDict(file: string): StateDict {
+  if (!fs.existsSync(file)) throw new Error(`PyTorch checkpoint not found: ${file}`);
   return parseTorchStateDict(fs.readFileSync(file), file);
 }
