@@ -191,3 +191,25 @@ export function concatChannels(parts: SymbolicTensor[], name: string): SymbolicT
 export function scaleWidth(channels: number, multiplier = 1): number {
   return Math.max(1, Math.round(channels * multiplier));
 }
+
+/**
+ * kuangliu's `_make_layer` for residual nets: stage k (named `layer{k}`) stacks `blocks[k]` blocks of
+ * `widths[k]` planes; the first block of every stage after the first has stride 2. `expansion` is the ratio
+ * of a block's output channels to its planes (4 for bottlenecks). `block` builds one block.
+ */
+export function residualStages(
+  x: SymbolicTensor,
+  cfg: { blocks: number[]; widths: number[] },
+  expansion: number,
+  block: (x: SymbolicTensor, b: { inPlanes: number; planes: number; stride: number; name: string }) => SymbolicTensor,
+): SymbolicTensor {
+  let inPlanes = cfg.widths[0];
+  cfg.blocks.forEach((count, stage) => {
+    for (let i = 0; i < count; i++) {
+      const stride = stage > 0 && i === 0 ? 2 : 1;
+      x = block(x, { inPlanes, planes: cfg.widths[stage], stride, name: `layer${stage + 1}.${i}` });
+      inPlanes = cfg.widths[stage] * expansion;
+    }
+  });
+  return x;
+}

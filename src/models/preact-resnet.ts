@@ -10,7 +10,7 @@
  * state_dict prefixes. `blockDropout` (not in kuangliu) sits before the block's last conv (wide-ResNet style).
  */
 import * as tf from "@tensorflow/tfjs";
-import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, type SymbolicTensor } from "./layers";
+import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, residualStages, type SymbolicTensor } from "./layers";
 
 export type PreActBlockType = "basic" | "bottleneck";
 
@@ -78,14 +78,7 @@ export function PreActResNet(cfg: PreActResNetConfig): tf.LayersModel {
   const makeBlock = cfg.block === "bottleneck" ? preActBottleneck : preActBlock;
   const input = imageInput();
   let x = conv(input, { filters: cfg.widths[0], kernelSize: 3, name: "conv1" });
-  let inPlanes = cfg.widths[0];
-  cfg.blocks.forEach((count, stage) => {
-    for (let i = 0; i < count; i++) {
-      const stride = stage > 0 && i === 0 ? 2 : 1;
-      x = makeBlock(x, { inPlanes, planes: cfg.widths[stage], stride, name: `layer${stage + 1}.${i}`, act, blockDropout: cfg.blockDropout ?? 0 });
-      inPlanes = cfg.widths[stage] * expansion;
-    }
-  });
+  x = residualStages(x, cfg, expansion, (h, b) => makeBlock(h, { ...b, act, blockDropout: cfg.blockDropout ?? 0 }));
   // kuangliu: avg_pool2d(out, 4) on the 4×4 map of 4 stages = global average pooling.
   const out = classifierHead(x, cfg.numClasses, cfg.dropout ?? 0);
   return tf.model({ inputs: input, outputs: out, name: cfg.name ?? "preact_resnet" });

@@ -5,7 +5,7 @@
  * ResNet20-style nets are `ResNet({blocks: [3, 3, 3], widths: [16, 32, 64]})`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, type SymbolicTensor } from "./layers";
+import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, residualStages, type SymbolicTensor } from "./layers";
 
 export interface ResNetConfig {
   block: "basic" | "bottleneck";
@@ -62,14 +62,7 @@ export function ResNet(cfg: ResNetConfig): tf.LayersModel {
   const input = imageInput();
   let x = conv(input, { filters: cfg.widths[0], kernelSize: 3, name: "conv1" });
   x = activation(bn(x, "bn1"), act, "act1");
-  let inPlanes = cfg.widths[0];
-  cfg.blocks.forEach((count, stage) => {
-    for (let i = 0; i < count; i++) {
-      const stride = stage > 0 && i === 0 ? 2 : 1;
-      x = makeBlock(x, inPlanes, cfg.widths[stage], stride, `layer${stage + 1}.${i}`, act, cfg.blockDropout ?? 0);
-      inPlanes = cfg.widths[stage] * expansion;
-    }
-  });
+  x = residualStages(x, cfg, expansion, (h, b) => makeBlock(h, b.inPlanes, b.planes, b.stride, b.name, act, cfg.blockDropout ?? 0));
   const out = classifierHead(x, cfg.numClasses, cfg.dropout ?? 0);
   return tf.model({ inputs: input, outputs: out, name: cfg.name ?? "resnet" });
 }
