@@ -5,6 +5,7 @@
  * a callback, and everything is returned as plain data.
  */
 import * as tf from "@tensorflow/tfjs";
+import { epochOrder } from "../data/batches";
 import type { EpochMetrics, TrainSpec } from "../results/types";
 import { LineProgress, formatDuration, type ProgressListener } from "./progress";
 import { SGD, cosineLr } from "./sgd";
@@ -215,18 +216,9 @@ export function featureSource(features: Float32Array, dim: number, labels: Int32
     size: n,
     numClasses,
     *batches({ batchSize, epoch, train }) {
-      const order = Array.from({ length: n }, (_, i) => i);
-      if (train) {
-        // Small deterministic LCG shuffle: feature batches need no numpy compatibility.
-        let s = (seed * 1000003 + epoch * 7919 + 1) >>> 0;
-        for (let i = n - 1; i > 0; i--) {
-          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-          const j = s % (i + 1);
-          [order[i], order[j]] = [order[j], order[i]];
-        }
-      }
+      const order = epochOrder(n, train, seed, epoch);
       for (let start = 0; start < n; start += batchSize) {
-        const idx = order.slice(start, start + batchSize);
+        const idx = Array.from(order.subarray(start, start + batchSize));
         const x = new Float32Array(idx.length * dim);
         idx.forEach((k, r) => x.set(features.subarray(k * dim, (k + 1) * dim), r * dim));
         yield { x: tf.tensor2d(x, [idx.length, dim]), y: tf.tensor1d(idx.map((k) => labels[k]), "int32"), size: idx.length };
