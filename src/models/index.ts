@@ -119,17 +119,17 @@ export function checkSpec(spec: ModelSpec): void {
     if (spec.block !== undefined && spec.block !== "basic" && spec.block !== "bottleneck") {
       throw new Error(`unknown block "${spec.block}"; valid: basic, bottleneck`);
     }
-    if (spec.blocks.length !== spec.widths.length) {
-      throw new Error(`blocks (${spec.blocks.length} stages) and widths (${spec.widths.length}) must be of equal length`);
-    }
+  }
+  // Stage widths go with stage depths, except DenseNet (widths = stem) and a VGG given as a full config.
+  const stageWidths = family !== "densenet" && !(family === "vgg" && spec.config !== undefined);
+  if (stageWidths && spec.blocks.length !== spec.widths.length) {
+    throw new Error(`blocks (${spec.blocks.length} stages) and widths (${spec.widths.length}) must be of equal length`);
   }
   if (family === "vgg") {
     if (spec.config !== undefined) {
       if (!Array.isArray(spec.config) || spec.config.some((c) => c !== "M" && !(Number.isInteger(c) && (c as number) >= 1))) {
         throw new Error(`config must be a list of positive integers and "M", got ${JSON.stringify(spec.config)}`);
       }
-    } else if (spec.blocks.length !== spec.widths.length) {
-      throw new Error(`blocks (${spec.blocks.length} stages) and widths (${spec.widths.length}) must be of equal length`);
     }
     const pools = spec.config ? spec.config.filter((c) => c === "M").length : spec.blocks.length;
     if (pools > 5) throw new Error(`vgg: at most 5 max-pools fit a 32×32 input, got ${pools}`);

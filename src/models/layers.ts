@@ -192,6 +192,13 @@ export function scaleWidth(channels: number, multiplier = 1): number {
   return Math.max(1, Math.round(channels * multiplier));
 }
 
+/** A residual net's stage config must give as many widths as stages, at least one. */
+export function checkStages(family: string, cfg: { blocks: number[]; widths: number[] }): void {
+  if (cfg.blocks.length === 0 || cfg.blocks.length !== cfg.widths.length) {
+    throw new Error(`${family}: blocks (${cfg.blocks.length} stages) and widths (${cfg.widths.length}) must be non-empty and of equal length`);
+  }
+}
+
 /**
  * kuangliu's `_make_layer` for residual nets: stage k (named `layer{k}`) stacks `blocks[k]` blocks of
  * `widths[k]` planes; the first block of every stage after the first has stride 2. `expansion` is the ratio

@@ -10,7 +10,7 @@
  * state_dict prefixes. `blockDropout` (not in kuangliu) sits before the block's last conv (wide-ResNet style).
  */
 import * as tf from "@tensorflow/tfjs";
-import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, residualStages, type SymbolicTensor } from "./layers";
+import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, checkStages, residualStages, type SymbolicTensor } from "./layers";
 
 export type PreActBlockType = "basic" | "bottleneck";
 
@@ -70,9 +70,7 @@ export function preActBottleneck(x: SymbolicTensor, a: BlockArgs): SymbolicTenso
 }
 
 export function PreActResNet(cfg: PreActResNetConfig): tf.LayersModel {
-  if (cfg.blocks.length === 0 || cfg.blocks.length !== cfg.widths.length) {
-    throw new Error(`PreActResNet: blocks (${cfg.blocks.length} stages) and widths (${cfg.widths.length}) must be non-empty and of equal length`);
-  }
+  checkStages("PreActResNet", cfg);
   const act = cfg.activation ?? "relu";
   const expansion = cfg.block === "bottleneck" ? 4 : 1;
   const makeBlock = cfg.block === "bottleneck" ? preActBottleneck : preActBlock;

@@ -5,7 +5,7 @@
  * ResNet20-style nets are `ResNet({blocks: [3, 3, 3], widths: [16, 32, 64]})`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, residualStages, type SymbolicTensor } from "./layers";
+import { activation, add, bn, classifierHead, conv, imageInput, maybeDropout, checkStages, residualStages, type SymbolicTensor } from "./layers";
 
 export interface ResNetConfig {
   block: "basic" | "bottleneck";
@@ -53,9 +53,7 @@ function bottleneck(x: SymbolicTensor, inPlanes: number, planes: number, stride:
 }
 
 export function ResNet(cfg: ResNetConfig): tf.LayersModel {
-  if (cfg.blocks.length === 0 || cfg.blocks.length !== cfg.widths.length) {
-    throw new Error(`ResNet: blocks (${cfg.blocks.length} stages) and widths (${cfg.widths.length}) must be non-empty and of equal length`);
-  }
+  checkStages("ResNet", cfg);
   const act = cfg.activation ?? "relu";
   const expansion = cfg.block === "bottleneck" ? 4 : 1;
   const makeBlock = cfg.block === "bottleneck" ? bottleneck : basicBlock;
