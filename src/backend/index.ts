@@ -2,9 +2,9 @@
  * Choosing the TensorFlow.js backend, and the kernels we add to it.
  *
  * Exports:
- *  - initBackend(opts?)      picks the best backend present (tfjs-node-gpu → tfjs-node → wasm → cpu), or the
- *                            one named by opts.prefer / the LAB_BACKEND env var (node-gpu | node | wasm | cpu, or
- *                            the tfjs names tensorflow | wasm | cpu); installs our wasm training kernels when wasm
+ *  - initBackend(opts?)      picks the best backend present (tfjs-node-gpu → tfjs-node → onednn → wasm → cpu), or
+ *                            the one named by opts.prefer / the LAB_BACKEND env var (node-gpu | node | onednn |
+ *                            wasm | cpu, or the aliases tensorflow | dnnl); installs our wasm training kernels when wasm
  *                            is chosen; logs one line; idempotent (a second call returns the current backend).
  *  - backendInfo()           what was chosen and why: {name, label, detail, reason, fallbacks, kernels}.
  *  - BACKEND_CHOICES         the accepted values of LAB_BACKEND / prefer.
@@ -20,19 +20,21 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { installWasmTrainingKernels } from "./wasm-kernels";
+import { BACKEND_NAME as ONEDNN, ONEDNN_KERNELS, loadOneDnnAddon, registerOneDnnBackend } from "./onednn";
 
 export { installWasmTrainingKernels, uninstallWasmTrainingKernels, WASM_TRAINING_KERNELS } from "./wasm-kernels";
+export { registerOneDnnBackend, loadOneDnnAddon, activeBackendHas, ONEDNN_KERNELS } from "./onednn";
 
 /** User-facing choices, in order of preference for automatic selection. */
-export const BACKEND_CHOICES = ["node-gpu", "node", "wasm", "cpu"] as const;
+export const BACKEND_CHOICES = ["node-gpu", "node", "onednn", "wasm", "cpu"] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-/** tfjs backend names accepted as aliases: "tensorflow" means node-gpu, else node. */
-const TFJS_ALIASES: Record<string, BackendChoice[]> = { tensorflow: ["node-gpu", "node"], wasm: ["wasm"], cpu: ["cpu"] };
+/** Aliases: "tensorflow" (tfjs-node's backend name) means node-gpu, else node; "dnnl" means onednn. */
+const TFJS_ALIASES: Record<string, BackendChoice[]> = { tensorflow: ["node-gpu", "node"], dnnl: ["onednn"] };
 
 export interface BackendInfo {
-  /** tfjs backend name: "tensorflow" | "wasm" | "cpu". */
+  /** tfjs backend name: "tensorflow" | "onednn" | "wasm" | "cpu". */
   name: string;
-  /** Which choice provided it: "node-gpu" | "node" | "wasm" | "cpu". */
+  /** Which choice provided it: "node-gpu" | "node" | "onednn" | "wasm" | "cpu". */
   choice: BackendChoice;
   /** Details, e.g. "XNNPACK SIMD, 1 thread". */
   detail: string;
@@ -61,7 +63,7 @@ function parseChoice(value: string, source: string): BackendChoice[] {
   const alias = TFJS_ALIASES[v];
   if (alias) return alias;
   throw new Error(
-    `${source}: unknown backend "${value}"; valid values: ${BACKEND_CHOICES.join(", ")} (or tfjs names ${Object.keys(TFJS_ALIASES).join(", ")})`,
+    `${source}: unknown backend "${value}"; valid values: ${BACKEND_CHOICES.join(", ")} (or the aliases ${Object.keys(TFJS_ALIASES).join(", ")})`,
   );
 }
 
@@ -92,6 +94,14 @@ async function tryChoice(choice: BackendChoice): Promise<{ name: string; detail:
       if (!(await tf.setBackend("tensorflow"))) throw new Error(`${pkg}: the "tensorflow" backend failed to initialise`);
       const ver = (tf.version as Record<string, string>)["tfjs-node"] ?? "";
       return { name: "tensorflow", detail: `${pkg.replace("@tensorflow/", "")}${ver ? " " + ver : ""}`, kernels: [] };
+    }
+    case "onednn": {
+      registerOneDnnBackend();
+      if (!(await tf.setBackend(ONEDNN))) throw new Error("onednn failed to initialise");
+      const loaded = loadOneDnnAddon();
+      const info = "addon" in loaded ? loaded.addon.info() : null;
+      const detail = info ? `oneDNN ${info.version}, ${info.cpuRuntime}, ${info.threads} thread${info.threads === 1 ? "" : "s"}` : "oneDNN";
+      return { name: ONEDNN, detail, kernels: [...ONEDNN_KERNELS] };
     }
     case "wasm": {
       try {

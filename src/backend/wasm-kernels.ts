@@ -456,7 +456,11 @@ function fusedBatchNormGrad(args: KernelArgs): TensorInfo[] {
 
 let origBnGrad: tf.GradConfig | undefined;
 
-function installBatchNormGradient(): void {
+/**
+ * Replaces tfjs-core's FusedBatchNorm gradient with one that calls BN_GRAD_KERNEL when the active backend has it
+ * (wasm with our kernels, onednn), NHWC float32 with per-channel statistics; the stock gradient otherwise.
+ */
+export function installBatchNormGradient(): void {
   if (origBnGrad) return;
   const orig = tf.getGradient("FusedBatchNorm");
   if (!orig) return;
@@ -467,7 +471,7 @@ function installBatchNormGradient(): void {
       const [x, mean, variance, scale] = saved;
       const dyT = dy as tf.Tensor;
       const fast =
-        tf.getBackend() === "wasm" && x.rank === 4 && mean.rank === 1 && variance.rank === 1 &&
+        tf.getKernel(BN_GRAD_KERNEL, tf.getBackend()) != null && x.rank === 4 && mean.rank === 1 && variance.rank === 1 &&
         (scale == null || scale.rank === 1) && x.dtype === "float32" && dyT.dtype === "float32" &&
         mean.shape[0] === x.shape[3] && variance.shape[0] === x.shape[3];
       if (!fast) return orig.gradFunc(dy, saved, attrs);

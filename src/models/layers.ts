@@ -5,6 +5,7 @@
  * checkpoints map one to one.
  */
 import * as tf from "@tensorflow/tfjs";
+import { BN_TRAIN_KERNEL, activeBackendHas } from "../backend/onednn";
 
 export type SymbolicTensor = tf.SymbolicTensor;
 
@@ -102,6 +103,13 @@ export function conv(x: SymbolicTensor, o: ConvOptions): SymbolicTensor {
 /** BatchNorm with PyTorch's epsilon (1e-5) and momentum (0.1, i.e. tfjs momentum 0.9). */
 type BatchNormArgs = Parameters<typeof tf.layers.batchNormalization>[0];
 type Kwargs = { [key: string]: unknown };
+interface BatchNormFusedInternals {
+  axis: number;
+  epsilon: number;
+  gamma: { read(): tf.Tensor } | null;
+  beta: { read(): tf.Tensor } | null;
+  movingMean: { read(): tf.Tensor; write(t: tf.Tensor): void };
+}
 interface BatchNormInternals {
   momentum: number;
   movingVariance: { read(): tf.Tensor; write(t: tf.Tensor): void };
@@ -122,6 +130,7 @@ export class TorchBatchNorm extends BatchNormalization {
     const self = this as unknown as BatchNormInternals;
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const n = x.size / (x.shape[x.shape.length - 1] as number);
+    if (this.fusedTrainingPossible(x)) return this.fusedTraining(x, n);
     const old = tf.clone(self.movingVariance.read());
     const out = super.call(inputs, kwargs);
     if (n > 1) {
@@ -132,6 +141,32 @@ export class TorchBatchNorm extends BatchNormalization {
     }
     old.dispose();
     return out;
+  }
+
+  private fusedTrainingPossible(x: tf.Tensor): boolean {
+    const self = this as unknown as BatchNormFusedInternals;
+    const axis = self.axis < 0 ? self.axis + x.rank : self.axis;
+    return axis === x.rank - 1 && x.dtype === "float32" && self.gamma != null && self.beta != null && activeBackendHas(BN_TRAIN_KERNEL);
+  }
+
+  /**
+   * Training mode on backends with the fused kernel (onednn): batch statistics, normalisation and, on the way back,
+   * the whole gradient in one pass each, with the same moving-average updates as above.
+   */
+  private fusedTraining(x: tf.Tensor, n: number): tf.Tensor {
+    const self = this as unknown as BatchNormFusedInternals & BatchNormInternals;
+    return tf.tidy(() => {
+      const [y, mean, variance] = tf.engine().runKernel(
+        BN_TRAIN_KERNEL, { x, scale: self.gamma!.read(), offset: self.beta!.read() }, { epsilon: self.epsilon },
+      ) as unknown as tf.Tensor[];
+      const decay = 1 - self.momentum;
+      const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+      for (const [v, value] of [[self.movingMean, mean], [self.movingVariance, unbiased]] as const) {
+        const orig = v.read();
+        v.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
+      }
+      return y;
+    });
   }
 }
 tf.serialization.registerClass(TorchBatchNorm as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

@@ -4,6 +4,7 @@
  * dampening and Nesterov momentum. The learning rate can change between steps.
  */
 import * as tf from "@tensorflow/tfjs";
+import { SGD_STEP_KERNEL, activeBackendHas } from "../backend/onednn";
 
 export interface SGDOptions {
   lr: number;
@@ -35,10 +36,26 @@ export class SGD {
 
   /** Apply one update. `grads` maps variable names to gradients; they are not disposed here. */
   step(vars: tf.Variable[], grads: tf.NamedTensorMap): void {
+    const fused = activeBackendHas(SGD_STEP_KERNEL);
     for (const v of vars) {
       const g0 = grads[v.name];
       if (!g0) continue;
       const old = this.buffers.get(v.name);
+      if (fused && v.dtype === "float32" && g0.dtype === "float32") {
+        // One pass per parameter on backends with the fused kernel (onednn); same arithmetic as below.
+        const inputs: tf.NamedTensorMap = { w: v, g: g0 };
+        if (old) inputs.buf = old;
+        const attrs = { lr: this.lr, momentum: this.momentum, weightDecay: this.weightDecay, dampening: this.dampening, nesterov: this.nesterov };
+        const res = tf.engine().runKernel(SGD_STEP_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor | tf.Tensor[];
+        const [next, buf] = Array.isArray(res) ? res : [res];
+        v.assign(next);
+        next.dispose();
+        if (buf) {
+          old?.dispose();
+          this.buffers.set(v.name, buf);
+        }
+        continue;
+      }
       let buf: tf.Tensor | undefined;
       const next = tf.tidy(() => {
         let g: tf.Tensor = this.weightDecay ? tf.add(g0, tf.mul(v, this.weightDecay)) : g0;
