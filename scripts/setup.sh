@@ -15,12 +15,16 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# Chromium renders the PDF slides; poppler-utils (pdfinfo) lets the tests count PDF pages.
-APT_PACKAGES=(chromium poppler-utils)
+# Chromium renders the PDF slides; poppler-utils (pdfinfo) lets the tests count PDF pages; libdnnl-dev (oneDNN)
+# and g++/make build the native "onednn" training backend (without them training falls back to wasm).
+APT_PACKAGES=(chromium poppler-utils libdnnl-dev g++ make)
 
 missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v pdfinfo >/dev/null 2>&1 || missing+=(poppler-utils)
+[ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || missing+=(libdnnl-dev)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
@@ -28,11 +32,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null; }; then
       echo "setup: apt-get could not install ${APT_PACKAGES[*]}; continuing without them"
       echo "setup: the HTML report is still written; for the PDF install Chromium or Chrome and set LAB_CHROMIUM to its path"
+      echo "setup: without libdnnl-dev the onednn backend is not built and training uses wasm (much slower)"
     fi
   else
     echo "setup: missing system packages: ${missing[*]}"
     echo "setup: install them with:  sudo apt-get install -y ${APT_PACKAGES[*]}"
-    echo "setup: continuing; without Chromium the HTML report is still written, but not slides.pdf"
+    echo "setup: continuing; without Chromium the HTML report is still written, but not slides.pdf;"
+    echo "setup: without libdnnl-dev the onednn backend is not built and training uses wasm (much slower)"
   fi
 fi
 
@@ -47,6 +53,8 @@ fi
 # puppeteer's browser download is replaced by the system Chromium).
 export PUPPETEER_SKIP_DOWNLOAD=true
 npm ci --no-audit --no-fund
+# The oneDNN addon (native/): optional, so a machine without libdnnl-dev still installs; it says why it was skipped.
+npm run build:native -- --optional
 node bin/minicifar-lab.js compile
 
 if [ "$BUILD" = "1" ]; then
