@@ -82,14 +82,15 @@ let addon: OneDnnAddon | null = null;
 export function loadOneDnnAddon(): { addon: OneDnnAddon } | { error: string } {
   if (addon) return { addon };
   const file = addonPath();
-  if (!fs.existsSync(file)) return { error: `onednn addon not built (${file} is missing): ${INSTALL_HINT}` };
+  // The fix comes before the details: callers may cut long messages (initBackend keeps 200 characters).
+  if (!fs.existsSync(file)) return { error: `onednn addon not built: ${INSTALL_HINT} (missing: ${file})` };
   try {
     addon = require(file) as OneDnnAddon;
     return { addon };
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
-    if (/libdnnl\.so/.test(msg)) return { error: `onednn addon cannot load oneDNN (${msg}): install it with \`sudo apt-get install -y libdnnl2\`` };
-    return { error: `onednn addon failed to load (${msg}): rebuild it with \`npm run build:native\`` };
+    if (/libdnnl\.so/.test(msg)) return { error: `onednn addon cannot load oneDNN: install it with \`sudo apt-get install -y libdnnl2\` (${msg})` };
+    return { error: `onednn addon failed to load: rebuild it with \`npm run build:native\` (${msg})` };
   }
 }
 
@@ -198,20 +199,14 @@ function matmulImpl(args: KernelArgs, name: "BatchMatMul" | "_FusedMatMul"): Ten
   if (K !== K2 || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return cpu(name, args) as TensorInfo;
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a!.shape.slice(0, -2), b!.shape.slice(0, -2));
   const outShape = [...outer, M, N];
+  // The bias is added by repetition: same shape, trailing (e.g. [N]) or scalar. A column bias ([M, 1]) or one that
+  // broadcasts over a middle axis is the cpu backend's, even when its length happens to equal N.
+  if (bias && !trailingBroadcast(outShape, bias.shape)) return cpu(name, args) as TensorInfo;
   const c = alloc(args.backend, sizeOf(outShape));
   native().matmul(vals(args.backend, a!), vals(args.backend, b!), c, Int32Array.from([batchA, batchB, M, N, K, transposeA ? 1 : 0, transposeB ? 1 : 0]));
-  if (bias) {
-    const bv = vals(args.backend, bias);
-    // Bias broadcasts over the rows: same-size or trailing (length N) or scalar.
-    if (bv.length !== c.length && bv.length !== N && bv.length !== 1) return withBiasOnCpu(args, name);
-    native().binary(BIN.Add, c, bv, c, false);
-  }
+  if (bias) native().binary(BIN.Add, c, vals(args.backend, bias), c, false);
   if (act === "relu") native().unary(UN.Relu, c, c, 0);
   return out(args.backend, outShape, c);
-}
-
-function withBiasOnCpu(args: KernelArgs, name: string): TensorInfo {
-  return cpu(name, args) as TensorInfo;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
