@@ -76,6 +76,32 @@ function lossAndCorrect(logits: tf.Tensor, y: tf.Tensor1D, numClasses: number) {
   return { loss, correct };
 }
 
+/**
+ * One training step, as trainModel runs it: forward in training mode, softmax cross-entropy, gradients of
+ * `vars`, one `opt` update; waits for the loss and the number of correct predictions (so the step has finished
+ * when the promise resolves). The batch's tensors are left to the caller.
+ */
+export async function trainStep(
+  model: tf.LayersModel,
+  vars: tf.Variable[],
+  opt: SGD,
+  batch: { x: tf.Tensor; y: tf.Tensor1D },
+  numClasses: number,
+): Promise<{ loss: number; correct: number }> {
+  let correctT: tf.Tensor | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const logits = model.apply(batch.x, { training: true }) as tf.Tensor;
+    const r = lossAndCorrect(logits, batch.y, numClasses);
+    correctT = tf.keep(r.correct);
+    return r.loss;
+  }, vars);
+  opt.step(vars, grads);
+  tf.dispose(grads);
+  const [loss, correct] = [(await value.data())[0], (await correctT!.data())[0]];
+  tf.dispose([value, correctT!]);
+  return { loss, correct };
+}
+
 /** Mean loss and accuracy of `model` (inference mode) over `data`. */
 export async function evaluate(model: tf.LayersModel, data: DataSource, batchSize = 256): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
@@ -125,17 +151,8 @@ export async function trainModel(
       let step = 0;
       for (const b of data.train.batches({ batchSize: spec.batchSize, epoch, train: true })) {
         const s0 = Date.now();
-        let correctT: tf.Tensor | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.apply(b.x, { training: true }) as tf.Tensor;
-          const r = lossAndCorrect(logits, b.y, numClasses);
-          correctT = tf.keep(r.correct);
-          return r.loss;
-        }, vars);
-        opt.step(vars, grads);
-        tf.dispose(grads);
-        const [lv, cv] = [(await value.data())[0], (await correctT!.data())[0]];
-        tf.dispose([value, correctT!, b.x, b.y]);
+        const { loss: lv, correct: cv } = await trainStep(model, vars, opt, b, numClasses);
+        tf.dispose([b.x, b.y]);
         trainMs += Date.now() - s0;
         if (!Number.isFinite(lv)) throw new Error(`${label}: loss became ${lv} at epoch ${epoch + 1}, step ${step + 1}; lower the learning rate (lr=${spec.lr})`);
         lossSum += lv * b.size;
