@@ -16,8 +16,9 @@ while [ $# -gt 0 ]; do
 done
 
 # Chromium renders the PDF slides; poppler-utils (pdfinfo) lets the tests count PDF pages; libdnnl-dev (oneDNN)
-# and g++/make build the native "onednn" training backend (without them training falls back to wasm).
-APT_PACKAGES=(chromium poppler-utils libdnnl-dev g++ make)
+# and g++/make build the native "onednn" training backend (without them training falls back to wasm); g++, make and
+# python3 (node-gyp) also compile better-sqlite3, the results store, when npm finds no prebuilt binary for it.
+APT_PACKAGES=(chromium poppler-utils libdnnl-dev g++ make python3)
 
 missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -25,6 +26,7 @@ command -v pdfinfo >/dev/null 2>&1 || missing+=(poppler-utils)
 [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || missing+=(libdnnl-dev)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
@@ -50,7 +52,7 @@ fi
 # tfjs-node / tfjs-node-gpu are optional: their install downloads libtensorflow and may fail offline;
 # npm then drops them and training uses the wasm backend. npm 11 lists the other packages' install scripts
 # as "not yet covered by allowScripts": none of them is needed (zeromq and esbuild ship prebuilt binaries,
-# puppeteer's browser download is replaced by the system Chromium).
+# puppeteer's browser download is replaced by the system Chromium). better-sqlite3's, which is, is allowed in package.json.
 export PUPPETEER_SKIP_DOWNLOAD=true
 npm ci --no-audit --no-fund
 # The oneDNN addon (native/): optional, so a machine without libdnnl-dev still installs; it says why it was skipped.

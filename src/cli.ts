@@ -9,9 +9,9 @@ import { initBackend } from "./backend";
 import { minicifarJson, parseMinicifarArgs } from "./data";
 import { readNotebook, runNotebook } from "./notebook";
 import { buildReport } from "./report";
-import { buildModel, presetSpec, modelSummary, PRESETS } from "./models";
+import { buildModel, presetSpec, modelSummary, forwardFlops, PRESETS } from "./models";
 import type { ModelSpec } from "./results/types";
-import { loadRuns, resultsDir } from "./results/store";
+import { loadRuns, resultsDb } from "./results/store";
 import { PROFILES } from "./train/experiments";
 import { logitsCommand } from "./models/torch/cli";
 
@@ -29,7 +29,7 @@ commands:
         execute one notebook (values are JSON, else strings); the executed copy goes to
         reports/runs/NAME.ipynb unless --output says otherwise (build outputs are never touched)
   report [--profile quick|full] [--no-pdf]
-        rebuild the report and slides from reports/notebooks and reports/results
+        rebuild the report and slides from reports/notebooks and reports/results.sqlite
   data minicifar [--json] [--classes N|a,b,c] [--R N] [--train-size F] [--seed N] [--split-seed N]
         print the MINICIFAR subset (positions and train/valid indices)
   model summary NAME [--classes N] [--activation X] [--dropout F] [--block-dropout F] [--width-multiplier F]
@@ -123,9 +123,10 @@ async function report(profile: string, pdf: boolean, notebooks?: string[]): Prom
       .filter((f) => fs.existsSync(f));
   if (executed.length === 0) throw new Error(`no executed notebooks in ${path.join(outDir, "notebooks")}; run \`minicifar-lab build\` first`);
   checkExecuted(executed, profile);
-  const runs = loadRuns().filter((r) => r.profile === profile);
+  // Finished runs only: a run still "running" (or one that failed) has no final metrics to report.
+  const runs = loadRuns({ profile, status: ["done", "diverged"] });
   if (runs.length === 0) {
-    throw new Error(`no runs of profile "${profile}" in ${resultsDir()}; run \`minicifar-lab build --profile ${profile}\` first`);
+    throw new Error(`no finished runs of profile "${profile}" in ${resultsDb()}; run \`minicifar-lab build --profile ${profile}\` first`);
   }
   const r = await buildReport({ notebooks: executed, runs, outDir, pdf });
   // buildReport prints the paths, and the reason when the PDF could not be written.
@@ -232,6 +233,7 @@ async function model(args: string[]): Promise<number> {
     throw new UsageError((err as Error).message); // unknown model or bad knob value
   }
   const s = modelSummary(m);
+  const flops = forwardFlops(m);
   m.dispose();
   if (json) {
     console.log(JSON.stringify(s));
@@ -240,6 +242,7 @@ async function model(args: string[]): Promise<number> {
   console.log(`${args[0]} (${classes} classes)`);
   console.log(`parameters: ${s.params.toLocaleString("en-US")} trainable, ${s.nonTrainable.toLocaleString("en-US")} non-trainable (BN running statistics)`);
   console.log(`multiply-adds per 32×32 image: ${(s.flops / 1e6).toFixed(2)} M (convs and dense layers)`);
+  console.log(`FLOPs per 32×32 image: ${(flops / 1e6).toFixed(2)} M (multiply-add = 2; BN, activations, pooling and adds included)`);
   console.log(`size: ${(s.sizeBytes / 2 ** 20).toFixed(2)} MiB (float32)`);
   const rows = s.layers.map((l) => [l.name, l.className, `[${l.outputShape.join(", ")}]`, String(l.params)]);
   const head = ["layer", "class", "output", "params"];

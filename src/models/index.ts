@@ -14,7 +14,7 @@ export { ResNet, ResNet18, ResNet34, ResNet50, ResNet101 } from "./resnet";
 export { PreActResNet, PreActResNet18, PreActResNet34, PreActResNet50, PreActResNet101, PreActResNet152, preActBlock, preActBottleneck } from "./preact-resnet";
 export { DenseNet, DenseNet121, DenseNet161, DenseNet169, DenseNet201, densenet_cifar } from "./densenet";
 export { VGG, VGG11, VGG13, VGG16, VGG19, VGG_CONFIGS, vggConfigFromStages } from "./vgg";
-export { modelSummary, type ModelSummary, type LayerSummary } from "./summary";
+export { modelSummary, forwardFlops, layerFlops, type ModelSummary, type LayerSummary } from "./summary";
 export { ACTIVATIONS } from "./layers";
 export { saveModel, loadModel } from "./checkpoint";
 

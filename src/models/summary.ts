@@ -8,6 +8,19 @@
  * (together they are well under 1% for these nets). This is the convention of thop/ptflops and of the
  * "0.56 GFLOP" usually quoted for CIFAR ResNet18 (556 M multiply-adds, ≈ 1.11 G floating-point operations);
  * multiply by 2 for FLOPs in the strict sense.
+ *
+ * `forwardFlops` is that strict count, the one the results store records (`runs.flops`): floating-point
+ * operations of one forward pass (inference mode) on one image. A multiply-add counts as 2 FLOPs (ptflops and
+ * fvcore report multiply-adds as 1); the cheap ops are counted per element as ptflops counts them:
+ *   - Conv2D: 2·kh·kw·cin·cout·Hout·Wout, plus Hout·Wout·cout when it has a bias,
+ *   - Dense: 2·in·out, plus out when it has a bias,
+ *   - BatchNorm: 2 per output element (inference BN folds into one scale and one shift),
+ *   - activations (ReLU, LeakyReLU, ELU, GELU, SiLU/swish, softmax): 1 per output element,
+ *   - max/average pooling: poolH·poolW per output element (one compare or add per window element);
+ *     global average pooling: 1 per input element,
+ *   - Add of n inputs: n − 1 per output element,
+ *   - Concatenate, ZeroPadding2D, Dropout (identity at inference), Flatten, InputLayer: 0 (data movement).
+ * A layer class outside this list is an error naming it, so a new layer type cannot be silently left out.
  */
 import type * as tf from "@tensorflow/tfjs";
 
@@ -52,6 +65,42 @@ export function layerMacs(layer: tf.layers.Layer): number {
   }
   const [cin, cout] = kernel as number[];
   return cin * cout;
+}
+
+const numelOut = (layer: tf.layers.Layer) => outShape(layer).reduce((a, b) => a * b, 1);
+
+const ACTIVATION_CLASSES = new Set(["ReLU", "LeakyReLU", "ELU", "Activation", "Softmax", "ThresholdedReLU", "PReLU"]);
+const ZERO_FLOP_CLASSES = new Set(["InputLayer", "Concatenate", "ZeroPadding2D", "Dropout", "SpatialDropout2D", "Flatten", "Reshape"]);
+
+/** FLOPs of one layer for one image in inference mode (multiply-add = 2; see the file comment for each class). */
+export function layerFlops(layer: tf.layers.Layer): number {
+  const cls = layer.getClassName();
+  const config = layer.getConfig() as { useBias?: boolean; poolSize?: number | number[] };
+  const out = numelOut(layer);
+  if (cls === "Conv2D" || cls === "Dense") {
+    const bias = config.useBias !== false ? (cls === "Conv2D" ? out : outShape(layer).slice(-1)[0]) : 0;
+    return 2 * layerMacs(layer) + bias;
+  }
+  if (cls === "TorchBatchNorm" || cls === "BatchNormalization") return 2 * out;
+  if (ACTIVATION_CLASSES.has(cls)) return out;
+  if (cls === "MaxPooling2D" || cls === "AveragePooling2D") {
+    const p = config.poolSize ?? 2;
+    const [ph, pw] = Array.isArray(p) ? p : [p, p];
+    return ph * pw * out;
+  }
+  if (cls === "GlobalAveragePooling2D") {
+    return numel((layer.input as tf.SymbolicTensor).shape.slice(1));
+  }
+  if (cls === "Add") return (Array.isArray(layer.input) ? layer.input.length - 1 : 0) * out;
+  if (ZERO_FLOP_CLASSES.has(cls)) return 0;
+  throw new Error(
+    `forwardFlops: no FLOP rule for layer "${layer.name}" of class ${cls}; counted classes: Conv2D, Dense, TorchBatchNorm, BatchNormalization, ${[...ACTIVATION_CLASSES].join(", ")}, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Add, and 0 for ${[...ZERO_FLOP_CLASSES].join(", ")}`,
+  );
+}
+
+/** FLOPs of one forward pass (inference) on one image: the sum of `layerFlops` (multiply-add = 2 FLOPs). */
+export function forwardFlops(model: tf.LayersModel): number {
+  return model.layers.reduce((s, l) => s + layerFlops(l), 0);
 }
 
 export function modelSummary(model: tf.LayersModel): ModelSummary {

@@ -67,9 +67,24 @@ export interface EpochMetrics {
   seconds: number;
 }
 
-/** One finished training run, as stored under reports/results/. */
+/** Where a run stands: "running" until it ends, then "done", "failed" (an error) or "diverged" (a non-finite loss). */
+export type RunStatus = "running" | "done" | "failed" | "diverged";
+export const RUN_STATUSES: readonly RunStatus[] = ["running", "done", "failed", "diverged"];
+
+/** Package versions a run was made with. */
+export interface RunVersions {
+  tfjs: string;
+  node: string;
+  /** minicifar-lab's package.json version. */
+  lab: string;
+}
+
+/**
+ * One training run, as the results store (`reports/results.sqlite`, see `results/store.ts`) holds it.
+ * The fields marked optional were added with the SQLite store; records made before it lack them.
+ */
 export interface RunRecord {
-  /** Stable id, e.g. "01-scratch/resnet20-w16". */
+  /** Stable id, e.g. "quick/scratch/ResNet8-w8" (profile/task/model). */
   id: string;
   /** Which lab task produced it. */
   task: "scratch" | "pretrain" | "probe" | "finetune";
@@ -79,13 +94,30 @@ export interface RunRecord {
   train: TrainSpec;
   /** Trainable parameters. */
   params: number;
+  /** FLOPs of one forward pass on one image, multiply-add = 2 FLOPs (`models/summary.ts` forwardFlops). */
+  flops?: number;
+  /** Bytes of the weights as float32 (BN running statistics included): the size of weights.bin. */
+  sizeBytes?: number;
   backend: string;
   profile: string;
+  versions?: RunVersions;
+  /** Absent in old records, which were all finished runs ("done"). */
+  status?: RunStatus;
+  /** The error message of a failed or diverged run. */
+  error?: string;
+  /** ISO time the run started. */
+  startedAt?: string;
   epochs: EpochMetrics[];
-  /** Test accuracy in [0, 1]. */
+  /** Test accuracy in [0, 1] (NaN until the run is done). */
   testAccuracy: number;
+  testLoss?: number;
   trainSeconds: number;
   /** Training throughput, images per second. */
   trainImagesPerSecond: number;
-  finishedAt: string;
+  /** Inference latency per image, milliseconds: batched prediction (batch 64) after a warm-up batch. */
+  inferenceMsPerImage?: number;
+  /** Peak resident set size of the process during the run, bytes (sampled). */
+  peakRssBytes?: number;
+  /** ISO time the run ended (absent while it is running). */
+  finishedAt?: string;
 }

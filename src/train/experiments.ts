@@ -2,8 +2,9 @@
  * The lab's experiments as functions the notebooks call: train from scratch on
  * MINICIFAR, pretrain a backbone on filtered CIFAR-100, fit a linear probe on
  * frozen features, fine-tune. Each returns a RunRecord and saves it to the
- * results store. Profiles ("quick" for CI and slides drafts, "full" for real
- * runs) hold every size knob in one place.
+ * results store (`reports/results.sqlite`), with the run's peak memory, the
+ * model's inference latency and FLOPs (`./measure`). Profiles ("quick" for CI
+ * and slides drafts, "full" for real runs) hold every size knob in one place.
  */
 import * as tf from "@tensorflow/tfjs";
 import { batches, type ImageSet, type Minicifar } from "../data";
@@ -11,6 +12,7 @@ import { buildModel, countParams, featureExtractor, withNewHead } from "../model
 import { torchInit, withInitSeed } from "../models/layers";
 import type { EpochMetrics, ModelSpec, RunRecord, TrainSpec } from "../results/types";
 import { saveRun } from "../results/store";
+import { startMeter, type Measured } from "./measure";
 import { DEFAULT_TRAIN, evaluate, featureSource, predictAll, trainModel, type DataSource, type TrainHooks, type TrainResult } from "./loop";
 
 export type ProfileName = "quick" | "full";
@@ -101,7 +103,9 @@ function record(o: {
   params: number;
   profile: string;
   result: TrainResult;
+  measured: Measured;
 }): RunRecord {
+  const diverged = o.result.epochs.find((e) => !Number.isFinite(e.trainLoss));
   return {
     id: `${o.profile}/${o.id}`,
     task: o.task,
@@ -111,8 +115,12 @@ function record(o: {
     params: o.params,
     backend: tf.getBackend(),
     profile: o.profile,
+    ...o.measured,
+    status: diverged ? "diverged" : "done",
+    ...(diverged ? { error: `training loss became ${diverged.trainLoss} in epoch ${diverged.epoch}` } : {}),
     epochs: o.result.epochs,
     testAccuracy: o.result.testAccuracy ?? NaN,
+    ...(o.result.testLoss !== undefined ? { testLoss: o.result.testLoss } : {}),
     trainSeconds: o.result.trainSeconds,
     trainImagesPerSecond: o.result.trainImagesPerSecond,
     finishedAt: new Date().toISOString(),
@@ -135,6 +143,7 @@ export async function trainFromScratch(o: {
   save?: boolean;
 }): Promise<ScratchRun> {
   tf.util.assert(o.spec.numClasses === o.data.classes.length, () => `model has ${o.spec.numClasses} classes, MINICIFAR has ${o.data.classes.length}`);
+  const meter = startMeter();
   const model = buildModel(o.spec, o.train.seed);
   const result = await trainModel(
     model,
@@ -146,7 +155,7 @@ export async function trainFromScratch(o: {
     o.train,
     { label: o.spec.name, ...o.hooks },
   );
-  const rec = record({ id: o.id ?? `scratch/${o.spec.name}`, task: "scratch", dataset: "minicifar", spec: o.spec, train: o.train, params: countParams(model), profile: o.profile, result });
+  const rec = record({ id: o.id ?? `scratch/${o.spec.name}`, task: "scratch", dataset: "minicifar", spec: o.spec, train: o.train, params: countParams(model), profile: o.profile, result, measured: await meter.finish(model, o.data.test) });
   if (o.save !== false) saveRun(rec);
   return { model, record: rec };
 }
@@ -160,6 +169,7 @@ export async function pretrainBackbone(o: {
   profile: string;
   hooks?: TrainHooks;
 }): Promise<ScratchRun> {
+  const meter = startMeter();
   const model = buildModel(o.spec, o.trainSpec.seed);
   const result = await trainModel(
     model,
@@ -170,7 +180,7 @@ export async function pretrainBackbone(o: {
   // CIFAR-100 has no separate validation split here: the test split served as validation.
   const last = result.epochs[result.epochs.length - 1];
   result.testAccuracy = last.valAccuracy;
-  const rec = record({ id: `pretrain/${o.spec.name}`, task: "pretrain", dataset: "cifar100-filtered", spec: o.spec, train: o.trainSpec, params: countParams(model), profile: o.profile, result });
+  const rec = record({ id: `pretrain/${o.spec.name}`, task: "pretrain", dataset: "cifar100-filtered", spec: o.spec, train: o.trainSpec, params: countParams(model), profile: o.profile, result, measured: await meter.finish(model, o.test) });
   saveRun(rec);
   return { model, record: rec };
 }
@@ -187,6 +197,7 @@ export async function linearProbe(o: {
   profile: string;
   hooks?: TrainHooks;
 }): Promise<ScratchRun> {
+  const meter = startMeter();
   const t0 = Date.now();
   const features = featureExtractor(o.backbone);
   const plain = { ...o.trainSpec, augment: [] };
@@ -207,7 +218,7 @@ export async function linearProbe(o: {
   model.getLayer("head").setWeights(head.getLayer("probe").getWeights());
   head.dispose();
   const spec: ModelSpec = { ...o.backboneSpec, numClasses: k };
-  const rec = record({ id: `probe/${o.backboneSpec.name}`, task: "probe", dataset: "minicifar", spec, train: o.trainSpec, params: dim * k + k, profile: o.profile, result });
+  const rec = record({ id: `probe/${o.backboneSpec.name}`, task: "probe", dataset: "minicifar", spec, train: o.trainSpec, params: dim * k + k, profile: o.profile, result, measured: await meter.finish(model, o.data.test) });
   saveRun(rec);
   return { model, record: rec };
 }
@@ -221,9 +232,10 @@ export async function fineTune(o: {
   profile: string;
   hooks?: TrainHooks;
 }): Promise<ScratchRun> {
+  const meter = startMeter();
   const data = { train: imageSource(o.data.train, o.trainSpec), valid: imageSource(o.data.valid, o.trainSpec), test: imageSource(o.data.test, o.trainSpec) };
   const result = await trainModel(o.model, data, o.trainSpec, { label: `fine-tune ${o.spec.name}`, ...o.hooks });
-  const rec = record({ id: `finetune/${o.spec.name}`, task: "finetune", dataset: "minicifar", spec: o.spec, train: o.trainSpec, params: countParams(o.model), profile: o.profile, result });
+  const rec = record({ id: `finetune/${o.spec.name}`, task: "finetune", dataset: "minicifar", spec: o.spec, train: o.trainSpec, params: countParams(o.model), profile: o.profile, result, measured: await meter.finish(o.model, o.data.test) });
   saveRun(rec);
   return { model: o.model, record: rec };
 }

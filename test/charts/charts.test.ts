@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "path";
-import { loadRuns } from "../../src/results/store";
+import { fixtureRuns } from "../results/fixture-runs";
 import { KUANGLIU } from "../../src/results/kuangliu";
 import {
   accuracyVsParamsSpec,
@@ -16,7 +16,7 @@ import {
   VEGALITE_MIME,
 } from "../../src/charts";
 
-const runs = loadRuns(path.join(__dirname, "..", "fixtures", "report", "runs"));
+const runs = fixtureRuns();
 
 type AnyObj = Record<string, any>;
 

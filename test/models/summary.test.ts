@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { ResNet18, VGG, buildModel, modelSummary, presetSpec } from "../../src/models";
+import { ResNet18, VGG, buildModel, forwardFlops, layerFlops, modelSummary, presetSpec } from "../../src/models";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const cli = (...args: string[]) =>
@@ -82,4 +82,48 @@ test("`model summary` usage errors exit 2 and list the valid values", () => {
   const sub = cli("model", "card", "VGG11");
   assert.equal(sub.status, 2);
   assert.match(sub.stderr, /model: unknown subcommand "card"; valid: summary/);
+});
+
+test("forward FLOPs of a tiny model, counted by hand (multiply-add = 2; bias, BN, activation, pooling counted)", () => {
+  // conv 3→8 (3×3, bias) on 32×32, BN(8), ReLU, max-pool 2×2 → 16×16×8, 1×1 avg-pool, GAP, dense 8→2
+  const m = VGG({ config: [8, "M"], numClasses: 2 });
+  const byLayer = Object.fromEntries(m.layers.map((l) => [l.name, layerFlops(l)]));
+  assert.deepEqual(byLayer, {
+    image: 0,
+    "features.0": 2 * 3 * 3 * 3 * 8 * 32 * 32 + 8 * 32 * 32, // 2·MACs + one bias add per output: 450,560
+    "features.1": 2 * 8 * 32 * 32, // BN: scale and shift per element
+    "features.2": 8 * 32 * 32, // ReLU: one per element
+    "features.3": 4 * 8 * 16 * 16, // 2×2 max-pool: 4 compares per output
+    "features.4": 1 * 8 * 16 * 16, // 1×1 avg-pool
+    features: 8 * 16 * 16, // global average pool: one add per input element
+    classifier: 2 * 8 * 2 + 2, // dense: 2·in·out + bias
+  });
+  assert.equal(forwardFlops(m), 487_458);
+  assert.equal(forwardFlops(m), Object.values(byLayer).reduce((a, b) => a + b, 0));
+  m.dispose();
+});
+
+test("forward FLOPs: residual adds, padding and every preset's layers are counted; ResNet18 ≈ 2 × its multiply-adds", () => {
+  const m = buildModel(presetSpec("ResNet8-w8", 4));
+  const flops = Object.fromEntries(m.layers.map((l) => [l.name, layerFlops(l)]));
+  const add = m.layers.find((l) => l.getClassName() === "Add")!;
+  const addOut = (add.outputShape as number[]).slice(1).reduce((a, b) => a * b, 1);
+  assert.equal(flops[add.name], addOut); // 2 inputs: 1 add per output element
+  for (const l of m.layers.filter((l) => ["ZeroPadding2D", "InputLayer", "Concatenate", "Dropout"].includes(l.getClassName()))) assert.equal(flops[l.name], 0, l.name);
+  m.dispose();
+  for (const name of ["ResNet8-w16", "PreActResNet8-w16", "VGG11-w16", "DenseNet-g12-small"]) {
+    for (const activation of ["relu", "leaky_relu", "elu", "gelu", "silu"]) {
+      const p = buildModel(presetSpec(name, 4, { activation, dropout: 0.1 }));
+      const s = modelSummary(p);
+      const f = forwardFlops(p);
+      assert.ok(f > 2 * s.flops && f < 2.2 * s.flops, `${name}/${activation}: ${f} vs 2 × ${s.flops}`);
+      p.dispose();
+    }
+  }
+  const r18 = ResNet18(10);
+  const f = forwardFlops(r18);
+  assert.ok(f > 2 * modelSummary(r18).flops && f < 1.02 * 2 * modelSummary(r18).flops, `ResNet18: ${f}`); // cheap ops are ~1% on top
+  r18.dispose();
+  const odd = { name: "x", getClassName: () => "Conv3D", getConfig: () => ({}), outputShape: [null, 1], weights: [] } as unknown as Parameters<typeof layerFlops>[0];
+  assert.throws(() => layerFlops(odd), /forwardFlops: no FLOP rule for layer "x" of class Conv3D; counted classes: Conv2D, Dense, /);
 });

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { execFileSync } from "child_process";
-import { loadRuns } from "../../src/results/store";
+import { fixtureRuns } from "../results/fixture-runs";
 import type { RunRecord } from "../../src/results/types";
 import {
   buildReport,
@@ -21,7 +21,7 @@ import {
 
 const FIX = path.join(__dirname, "..", "fixtures", "report");
 const NOTEBOOK = path.join(FIX, "01-scratch-executed.ipynb");
-const runs = loadRuns(path.join(FIX, "runs"));
+const runs = fixtureRuns();
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
 const TEMPLATES = path.join(__dirname, "..", "..", "templates");

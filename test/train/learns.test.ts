@@ -6,7 +6,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../src/backend";
 import { loadMinicifar, subsetImages } from "../../src/data";
-import { presetSpec } from "../../src/models";
+import { forwardFlops, modelSummary, presetSpec } from "../../src/models";
 import { trainFromScratch } from "../../src/train/experiments";
 import { DEFAULT_TRAIN } from "../../src/train/loop";
 import { silentProgress } from "../../src/train/progress";
@@ -18,7 +18,8 @@ test("a short run on real MINICIFAR images learns: loss falls, validation accura
   // 1 200 real training images (balanced enough: the split is shuffled), the real 800-image validation and test sets.
   const data = { ...full, train: subsetImages(full.train, Array.from({ length: 1200 }, (_, i) => i)) };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "results-"));
-  process.env.LAB_RESULTS_DIR = dir;
+  const db = path.join(dir, "results.sqlite");
+  process.env.LAB_RESULTS_DB = db;
   try {
     const before = tf.memory().numTensors;
     const { model, record } = await trainFromScratch({
@@ -29,21 +30,29 @@ test("a short run on real MINICIFAR images learns: loss falls, validation accura
       hooks: { progress: silentProgress },
     });
     const e = record.epochs;
-    console.log(`backend ${backend}: ${e.map((m) => `loss ${m.trainLoss.toFixed(3)} val ${(100 * m.valAccuracy).toFixed(1)}%`).join(" → ")}; test ${(100 * record.testAccuracy).toFixed(1)}%; ${record.trainImagesPerSecond.toFixed(1)} img/s`);
+    console.log(`backend ${backend}: ${e.map((m) => `loss ${m.trainLoss.toFixed(3)} val ${(100 * m.valAccuracy).toFixed(1)}%`).join(" → ")}; test ${(100 * record.testAccuracy).toFixed(1)}%; ${record.trainImagesPerSecond.toFixed(1)} img/s; inference ${record.inferenceMsPerImage?.toFixed(2)} ms/image; peak RSS ${((record.peakRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB`);
     assert.equal(e.length, 3);
     assert.ok(e[2].trainLoss < e[0].trainLoss, "training loss falls");
     assert.ok(e[0].trainLoss < Math.log(4) + 0.1, "first-epoch loss is below chance level");
     assert.ok(e[2].valAccuracy > 0.4, `validation accuracy ${e[2].valAccuracy} is well above chance (0.25)`);
     assert.ok(record.testAccuracy > 0.4, `test accuracy ${record.testAccuracy} is well above chance (0.25)`);
-    // The record is stored and read back.
-    const runs = loadRuns(dir);
+    // The record is stored in the SQLite store and read back, with what the run measured.
+    const runs = loadRuns({}, db);
     assert.equal(runs.length, 1);
     assert.equal(runs[0].id, "test/scratch/ResNet8-w8");
+    assert.deepEqual(runs[0], record);
+    assert.equal(record.status, "done");
+    assert.equal(record.flops, forwardFlops(model));
+    assert.equal(record.sizeBytes, modelSummary(model).sizeBytes);
+    assert.ok(record.inferenceMsPerImage! > 0 && record.inferenceMsPerImage! < 1000, `inference ${record.inferenceMsPerImage} ms/image`);
+    assert.ok(record.peakRssBytes! > 50 * 2 ** 20, `peak RSS ${record.peakRssBytes}`);
+    assert.equal(record.versions?.tfjs, tf.version.tfjs);
+    assert.ok(record.startedAt! <= record.finishedAt!);
     model.dispose();
     // Training leaks no tensors (model weights disposed above).
     assert.ok(tf.memory().numTensors <= before + 2, `tensors before ${before}, after ${tf.memory().numTensors}`);
   } finally {
-    delete process.env.LAB_RESULTS_DIR;
+    delete process.env.LAB_RESULTS_DB;
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
