@@ -7,7 +7,7 @@
  * _FusedMatMul (bias, relu), MaxPool, AvgPool and their gradients, FusedBatchNorm, the elementwise ops of conv-net
  * training (Add, Sub, Multiply, RealDiv, Maximum, Minimum, SquaredDifference with same-shape, scalar or trailing
  * broadcasting; Relu, Step, Neg, Square, Sqrt, Rsqrt, Exp, Log, Abs, Relu6, Sigmoid; AddN), Sum/Mean/Max/Min over a
- * contiguous block of axes, Slice, PadV2, Concat, Transpose, Tile-free gradients, and three fused kernels of ours:
+ * contiguous block of axes, Slice, PadV2, Concat, SplitV, Transpose, Tile-free gradients, and three fused kernels of ours:
  *  - LabBatchNormTrain / LabBatchNormTrainGrad: batch-statistics batch norm in one pass each way (TorchBatchNorm
  *    uses it in training), instead of tfjs's moments + FusedBatchNorm and their ~13 full-size passes;
  *  - LabReluGrad: the ReLU gradient in one pass (tfjs: Step, Cast and Multiply);
@@ -20,6 +20,7 @@
  */
 import * as path from "node:path";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { BN_GRAD_KERNEL, installBatchNormGradient } from "./wasm-kernels";
@@ -475,6 +476,31 @@ function concat(args: KernelArgs): TensorInfo {
   return out(args.backend, outShape, y, ts[0].dtype);
 }
 
+/** SplitV: the gradient of Concat (DenseNet has one per layer); the cpu backend's goes element by element. */
+function splitV(args: KernelArgs): TensorInfo[] {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+  const cpuSplit = () => cpu("SplitV", args) as TensorInfo[];
+  if (!copyable(args.backend, x) || x.shape.length === 0) return cpuSplit();
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  // Parts along a leading axis are contiguous: the cpu backend makes them views (no copy).
+  if (x.shape.slice(0, ax).every((d) => d === 1)) return cpuSplit();
+  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+  const xs = stridesOf(x.shape);
+  const src = anyVals(args.backend, x);
+  const res: TensorInfo[] = [];
+  let at = 0;
+  for (const n of sizes) {
+    const shape = x.shape.slice();
+    shape[ax] = n;
+    const y = newLike(args.backend, x.dtype, sizeOf(shape));
+    if (n > 0) copyInto(src, shape, xs, at * xs[ax], y, stridesOf(shape), 0);
+    res.push(out(args.backend, shape, y, x.dtype));
+    at += n;
+  }
+  return res;
+}
+
 function transpose(args: KernelArgs): TensorInfo {
   const { x } = args.inputs as { x: TensorInfo };
   const { perm } = args.attrs as { perm: number[] };
@@ -528,6 +554,7 @@ const KERNELS: Record<string, KernelFn> = {
   Slice: slice,
   PadV2: padV2,
   Concat: concat,
+  SplitV: splitV as unknown as KernelFn,
   Transpose: transpose,
   [SGD_STEP_KERNEL]: sgdStep as unknown as KernelFn,
 };
@@ -540,19 +567,42 @@ export const ONEDNN_KERNELS = Object.keys(KERNELS);
  * full GC every few milliseconds ("external memory pressure"), which cost about a third of a training step. Buffers
  * that our kernels allocate are recycled when their tensor is disposed, unless they escaped: read by the user
  * (dataSync/data return the backend's own array), or aliased by another tensor (a cpu kernel's subarray view).
+ *
+ * The pool keeps freed buffers by length, up to a cap (`poolCapBytes`: LAB_ONEDNN_POOL_MB, default a quarter of
+ * the machine's memory, at least 1 GiB and at most 8 GiB). It must hold a whole training step's activations: a
+ * DenseNet step at batch 64 frees about 1.5 GB, and with a 1 GiB cap every step page-faulted its buffers afresh
+ * (3.3 s/step instead of 1.2 s for densenet_cifar). When a freed buffer would exceed the cap, the sizes used least
+ * recently are dropped first, so a new model or batch size replaces the old one's buffers instead of being
+ * refused.
  */
+/** The buffer pool's cap in bytes: LAB_ONEDNN_POOL_MB, else a quarter of the memory, within [1 GiB, 8 GiB]. */
+export function poolCapBytes(env: NodeJS.ProcessEnv = process.env, totalMem = os.totalmem()): number {
+  const raw = env.LAB_ONEDNN_POOL_MB;
+  if (raw !== undefined && raw.trim() !== "") {
+    const mb = Number(raw);
+    if (!Number.isFinite(mb) || mb < 0) throw new Error(`LAB_ONEDNN_POOL_MB must be a number of MiB ≥ 0, got "${raw}"`);
+    return Math.floor(mb * 2 ** 20);
+  }
+  return Math.min(8 * 2 ** 30, Math.max(2 ** 30, Math.floor(totalMem / 4)));
+}
+
 class OneDnnBackend extends MathBackendCPU {
   private pool = new Map<number, F32[]>();
   private pooledBytes = 0;
-  private readonly maxPooledBytes = Math.max(0, Number(process.env.LAB_ONEDNN_POOL_MB ?? 1024)) * 2 ** 20 || 0;
+  private maxPooledBytes = poolCapBytes();
   /** Buffers we allocated and may recycle, by their ArrayBuffer; registered: held by a tensor. */
   private owned = new WeakMap<ArrayBufferLike, F32>();
   private registered = new WeakSet<ArrayBufferLike>();
 
   alloc(n: number): F32 {
-    let arr = this.pool.get(n)?.pop();
-    if (arr) this.pooledBytes -= arr.byteLength;
-    else arr = new Float32Array(n);
+    const free = this.pool.get(n);
+    let arr = free?.pop();
+    if (arr) {
+      this.pooledBytes -= arr.byteLength;
+      // Most recently used sizes go to the end of the map's order; eviction starts at the front.
+      this.pool.delete(n);
+      this.pool.set(n, free!);
+    } else arr = new Float32Array(n);
     this.owned.set(arr.buffer, arr);
     return arr;
   }
@@ -600,7 +650,8 @@ class OneDnnBackend extends MathBackendCPU {
     if (had && gone && values instanceof Float32Array && this.owned.get(values.buffer) === values) {
       this.owned.delete(values.buffer);
       this.registered.delete(values.buffer);
-      if (this.pooledBytes + values.byteLength <= this.maxPooledBytes) {
+      if (values.byteLength <= this.maxPooledBytes) {
+        this.evictFor(values.byteLength, values.length);
         let free = this.pool.get(values.length);
         if (!free) this.pool.set(values.length, (free = []));
         free.push(values);
@@ -610,16 +661,40 @@ class OneDnnBackend extends MathBackendCPU {
     return gone;
   }
 
+  /** Drops the buffers of the least recently used sizes (never `keep`'s) until `bytes` more fit under the cap. */
+  private evictFor(bytes: number, keep: number): void {
+    for (const [n, free] of this.pool) {
+      if (this.pooledBytes + bytes <= this.maxPooledBytes) return;
+      if (n === keep) continue;
+      for (const a of free) this.pooledBytes -= a.byteLength;
+      this.pool.delete(n);
+    }
+    const own = this.pool.get(keep);
+    while (own && own.length && this.pooledBytes + bytes > this.maxPooledBytes) this.pooledBytes -= own.pop()!.byteLength;
+  }
+
   /** Empties the buffer pool (tests, memory pressure). */
   releasePool(): void {
     this.pool.clear();
     this.pooledBytes = 0;
   }
 
-  poolStats(): { buffers: number; bytes: number } {
+  /** Sets the pool's cap (bytes), dropping the least recently used buffers beyond it. */
+  setPoolCap(bytes: number): void {
+    if (!Number.isFinite(bytes) || bytes < 0) throw new Error(`onednn pool cap must be a number of bytes ≥ 0, got ${bytes}`);
+    this.maxPooledBytes = bytes;
+    this.evictFor(0, -1);
+  }
+
+  /** The pooled lengths, least recently used first (tests). */
+  poolSizes(): number[] {
+    return [...this.pool].filter(([, free]) => free.length > 0).map(([n]) => n);
+  }
+
+  poolStats(): { buffers: number; bytes: number; capBytes: number } {
     let buffers = 0;
     for (const f of this.pool.values()) buffers += f.length;
-    return { buffers, bytes: this.pooledBytes };
+    return { buffers, bytes: this.pooledBytes, capBytes: this.maxPooledBytes };
   }
 }
 

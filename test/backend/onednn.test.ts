@@ -548,6 +548,25 @@ otest("Concat on the last, middle and first axes (float32 and int32, with an emp
   }
 });
 
+otest("SplitV (tf.split, the gradient of Concat) on inner axes matches cpu, and its gradient; leading-axis splits stay views", async () => {
+  const cases: [number[], number | number[], number][] = [
+    [[2, 3, 4, 7], [2, 4, 1], -1],
+    [[2, 5, 4, 3], [1, 3, 1], 1],
+    [[3, 4, 6], 3, 2],
+    [[4, 9], [9, 0], 1],
+  ];
+  for (const [shape, splits, axis] of cases) {
+    const label = `${JSON.stringify(shape)} ${JSON.stringify(splits)} axis ${axis}`;
+    await check("copy", `SplitV ${label}`, () => tf.split(T(shape, 161), splits, axis), { native: ["copyND"] });
+    await check("copy", `SplitV gradient ${label}`, () => withGrads((x) => tf.addN(tf.split(x, splits, axis).filter((p) => p.size > 0).map((p, i) => tf.sum(tf.mul(p, i + 1)))), [T(shape, 162)]));
+  }
+  await tf.setBackend("onednn");
+  const x = tf.add(T([4, 3, 2], 1), 0);
+  const parts = tf.split(x, [1, 3], 0);
+  assert.equal(backendValues(parts[1]).buffer, backendValues(x).buffer, "a leading-axis part is a view of x");
+  tf.dispose([x, ...parts]);
+});
+
 otest("Transpose matches cpu (float32 and int32, rank 2 to 4), and its gradient", async () => {
   const I = (shape: number[], seed: number) => tf.tensor(Int32Array.from(rand(size(shape), seed), (v) => Math.round(v * 1000)), shape, "int32");
   const cases: [number[], number[]][] = [[[2, 3, 4, 5], [0, 3, 1, 2]], [[2, 3, 4, 5], [3, 2, 1, 0]], [[2, 3, 4, 5], [1, 0, 2, 3]], [[7, 9], [1, 0]], [[3, 4, 5], [2, 0, 1]]];
@@ -708,6 +727,37 @@ otest("the pool recycles disposed outputs (so the tests below exercise reuse)", 
   const u = tf.mul(a, b);
   assert.equal(backendValues(u), buf, "the next output of the same size reuses the disposed buffer");
   tf.dispose([a, b, u]);
+});
+
+otest("pool: over its cap it drops the least recently used sizes first; LAB_ONEDNN_POOL_MB sets the cap", async () => {
+  await tf.setBackend("onednn");
+  const be = tf.backend() as unknown as { setPoolCap(b: number): void; poolSizes(): number[]; releasePool(): void; poolStats(): { bytes: number; capBytes: number } };
+  const cap0 = be.poolStats().capBytes;
+  try {
+    be.releasePool();
+    be.setPoolCap(3 * 4096 * 4);
+    const make = (n: number) => tf.tidy(() => tf.add(T([n], n), 1)); // a native output of length n
+    const free = (ns: number[]) => tf.dispose(ns.map(make));
+    free([4096, 4000, 3000]);
+    assert.deepEqual(be.poolSizes().slice(-3), [4096, 4000, 3000]);
+    tf.dispose(make(4096)); // 4096 is now the most recently used size
+    assert.deepEqual(be.poolSizes().slice(-3), [4000, 3000, 4096]);
+    free([2000, 2000]); // no room: the least recently used (4000, then 3000) go
+    const sizes = be.poolSizes();
+    assert.ok(!sizes.includes(4000), `4000 evicted first: ${sizes}`);
+    assert.deepEqual(sizes.slice(-2), [4096, 2000]);
+    assert.ok(be.poolStats().bytes <= 3 * 4096 * 4);
+    be.setPoolCap(0);
+    assert.deepEqual(be.poolSizes(), [], "a zero cap empties the pool");
+  } finally {
+    be.setPoolCap(cap0);
+  }
+  const { poolCapBytes } = await import("../../src/backend/onednn");
+  assert.equal(poolCapBytes({ LAB_ONEDNN_POOL_MB: "512" }, 64 * 2 ** 30), 512 * 2 ** 20);
+  assert.equal(poolCapBytes({}, 24 * 2 ** 30), 6 * 2 ** 30, "a quarter of the memory");
+  assert.equal(poolCapBytes({}, 2 * 2 ** 30), 2 ** 30, "at least 1 GiB");
+  assert.equal(poolCapBytes({}, 128 * 2 ** 30), 8 * 2 ** 30, "at most 8 GiB");
+  assert.throws(() => poolCapBytes({ LAB_ONEDNN_POOL_MB: "lots" }), /LAB_ONEDNN_POOL_MB must be a number of MiB ≥ 0, got "lots"/);
 });
 
 otest("pool: values from data()/dataSync()/array() stay intact after the tensor is disposed and more ops run", async () => {
