@@ -1,12 +1,15 @@
 /**
- * Turning ImageSets into tf tensors: normalisation, train-time augmentation (random crop with zero padding,
- * horizontal flip) and seeded batches. This is the only file of src/data that creates tf tensors.
+ * Turning ImageSets into tf tensors: normalisation, train-time transforms (random crop with zero padding,
+ * horizontal flip, cutout; see `transforms.ts`) and seeded batches. This is the only file of src/data that creates
+ * tf tensors.
  *
  * Augmentation follows torchvision's RandomCrop(32, padding=4) + RandomHorizontalFlip: the raw image is padded
- * with 0 (black) before normalisation, so padded pixels become (0 - mean) / std.
+ * with 0 (black) before normalisation, so padded pixels become (0 - mean) / std. Cutout holes are 0 after
+ * normalisation (DeVries & Taylor).
  */
 import * as tf from "@tensorflow/tfjs";
 import { RandomState, deriveSeed } from "./random-state";
+import { applyHole, drawPlacement, type Transform } from "./transforms";
 import { IMAGE_BYTES, IMAGE_SIZE, ImageSet } from "./types";
 
 /** kuangliu/pytorch-cifar normalisation (also the course's `normalize_scratch`). */
@@ -108,8 +111,10 @@ export interface BatchOptions {
   batchSize: number;
   /** Shuffle the order each epoch (seeded by seed + epoch). Default false. */
   shuffle?: boolean;
-  /** true = crop 4 + flip; an object to choose; false/undefined = none. */
+  /** true = crop 4 + flip; an object to choose; false/undefined = none. Ignored when `transforms` is given. */
   augment?: boolean | AugmentOptions;
+  /** The transforms, applied in order (see `transforms.ts`, `parseTransforms(["crop4", "hflip", "cutout16"])`). */
+  transforms?: readonly Transform[];
   /** Base seed for order and augmentation. Default 0. */
   seed?: number;
   /** Epoch number: mixes into the seed so every epoch differs but is reproducible. Default 0. */
@@ -139,12 +144,16 @@ export function epochOrder(n: number, shuffle: boolean, seed: number, epoch: num
   return order;
 }
 
-function resolveAugment(a: BatchOptions["augment"]): { pad: number; flip: boolean } | undefined {
-  if (!a) return undefined;
-  if (a === true) return { pad: 4, flip: true };
+/** The transform list of the legacy `augment` option: crop (when padding > 0), then flip. */
+function resolveAugment(a: BatchOptions["augment"]): Transform[] {
+  if (!a) return [];
+  if (a === true) return [{ kind: "crop", padding: 4 }, { kind: "hflip" }];
   const pad = a.crop ?? 4;
   if (!Number.isInteger(pad) || pad < 0 || pad > IMAGE_SIZE) throw new Error(`augment.crop must be an integer in 0..${IMAGE_SIZE}, got ${pad}`);
-  return { pad, flip: a.flip ?? true };
+  const out: Transform[] = [];
+  if (pad > 0) out.push({ kind: "crop", padding: pad });
+  if (a.flip ?? true) out.push({ kind: "hflip" });
+  return out;
 }
 
 /** Labels of `indices` as a tensor (int32 1-D or float32 one-hot 2-D). */
@@ -176,10 +185,10 @@ export function* batches(set: ImageSet, opts: BatchOptions): Generator<Batch<tf.
   if (!Number.isInteger(bs) || bs < 1) throw new Error(`batchSize must be a positive integer, got ${bs}`);
   const seed = opts.seed ?? 0;
   const epoch = opts.epoch ?? 0;
-  const aug = resolveAugment(opts.augment);
+  const ts = opts.transforms ?? resolveAugment(opts.augment);
   const lut = normalizationTable(opts.normalization);
   const order = epochOrder(set.n, opts.shuffle ?? false, seed, epoch);
-  const rs = aug ? new RandomState(deriveSeed(seed, epoch, 2)) : undefined;
+  const rs = ts.length ? new RandomState(deriveSeed(seed, epoch, 2)) : undefined;
   const buf = new Float32Array(bs * IMAGE_BYTES);
   for (let start = 0; start < set.n; start += bs) {
     const size = Math.min(bs, set.n - start);
@@ -187,11 +196,10 @@ export function* batches(set: ImageSet, opts: BatchOptions): Generator<Batch<tf.
     const idx = order.slice(start, start + size);
     for (let i = 0; i < size; i++) {
       const k = idx[i];
-      if (aug && rs) {
-        const dy = aug.pad > 0 ? rs.randint(0, 2 * aug.pad + 1) - aug.pad : 0;
-        const dx = aug.pad > 0 ? rs.randint(0, 2 * aug.pad + 1) - aug.pad : 0;
-        const flip = aug.flip ? rs.randomSample() < 0.5 : false;
-        augmentInto(set.images, k * IMAGE_BYTES, buf, i * IMAGE_BYTES, lut, dy, dx, flip);
+      if (rs) {
+        const p = drawPlacement(ts, rs);
+        augmentInto(set.images, k * IMAGE_BYTES, buf, i * IMAGE_BYTES, lut, p.dy, p.dx, p.flip);
+        applyHole(buf, i * IMAGE_BYTES, p);
       } else {
         augmentInto(set.images, k * IMAGE_BYTES, buf, i * IMAGE_BYTES, lut, 0, 0, false);
       }

@@ -28,3 +28,5 @@ export {
   KUANGLIU_NORMALIZATION,
 } from "./batches";
 export type { Batch, BatchOptions, AugmentOptions, Normalization } from "./batches";
+export { parseTransforms, transformName, drawPlacement, applyHole, TRANSFORM_HELP } from "./transforms";
+export type { Transform, Placement } from "./transforms";

@@ -42,19 +42,99 @@ export interface ModelSpec {
   config?: (number | "M")[];
 }
 
-/** Hyperparameters of one training run. */
+/** Optimizers with PyTorch semantics (`train/sgd.ts`, `train/optimizers.ts`). */
+export type OptimizerName = "sgd" | "adam" | "adamw" | "rmsprop";
+/** LR schedules (`train/schedules.ts`): step, multistep and cosine change the lr once per epoch, onecycle every batch. */
+export type ScheduleName = "constant" | "cosine" | "step" | "multistep" | "onecycle";
+
+/** Parameters of the LR schedule, in torch's meaning; each applies to the schedules named in brackets. */
+export interface ScheduleOptions {
+  /** [step] StepLR step_size: epochs between two decays. Required for "step". */
+  stepSize?: number;
+  /** [step, multistep] decay factor. Default 0.1. */
+  gamma?: number;
+  /** [multistep] MultiStepLR milestones: strictly increasing epochs at which the lr is multiplied by gamma. Required. */
+  milestones?: number[];
+  /** [cosine] CosineAnnealingLR T_max in epochs. Default: the epochs after the warm-up. */
+  tMax?: number;
+  /** [cosine] eta_min, the lowest lr. Default 0. */
+  etaMin?: number;
+  /** [onecycle] fraction of the steps spent raising the lr. Default 0.3. */
+  pctStart?: number;
+  /** [onecycle] initial lr = lr / divFactor. Default 25. */
+  divFactor?: number;
+  /** [onecycle] final lr = initial lr / finalDivFactor. Default 1e4. */
+  finalDivFactor?: number;
+  /** [onecycle] "cos" (default) or "linear". */
+  annealStrategy?: "cos" | "linear";
+  /** [onecycle] torch's three_phase. Default false. */
+  threePhase?: boolean;
+  /** [onecycle] cycle the momentum (SGD, RMSprop) or beta1 (Adam, AdamW) inversely to the lr. Default true (torch). */
+  cycleMomentum?: boolean;
+  /** [onecycle] lower momentum bound. Default 0.85. */
+  baseMomentum?: number;
+  /** [onecycle] upper momentum bound. Default 0.95. */
+  maxMomentum?: number;
+}
+
+/** Linear warm-up in front of the schedule (torch LinearLR): exactly one of `epochs` or `steps`. */
+export interface WarmupSpec {
+  /** Warm-up length in epochs (SequentialLR in front of the schedule). */
+  epochs?: number;
+  /** Warm-up length in optimizer steps (batches). */
+  steps?: number;
+  /** LinearLR start_factor in (0, 1]: the first lr is startFactor × the schedule's first lr. Default 1/3 (torch). */
+  startFactor?: number;
+}
+
+/** Stop when the validation accuracy has not improved by more than minDelta for `patience` epochs. */
+export interface EarlyStoppingSpec {
+  patience: number;
+  /** Smallest gain (accuracy in [0, 1]) that counts as an improvement. Default 0. */
+  minDelta?: number;
+}
+
+/**
+ * Hyperparameters of one training run: everything trainModel (`train/loop.ts`) needs besides the model and data.
+ * Checked by `validateTrainSpec` (`train/spec.ts`), which lists every key with its type and range; the fields
+ * after `seed` and the optional optimizer parameters were added with the training engine and are absent from
+ * older records (which all mean SGD with the given momentum and weight decay).
+ */
 export interface TrainSpec {
-  optimizer: "sgd";
+  optimizer: OptimizerName;
+  /** Base learning rate (one-cycle: max_lr). */
   lr: number;
-  momentum: number;
-  weightDecay: number;
+  /** [sgd, rmsprop] momentum. Default 0 (torch). */
+  momentum?: number;
+  /** [all] weight decay: L2 added to the gradient (sgd, adam, rmsprop), decoupled (adamw). Default 0; adamw 0.01. */
+  weightDecay?: number;
   epochs: number;
   batchSize: number;
-  /** "cosine" | "constant" */
-  schedule: string;
-  /** e.g. ["crop4", "hflip"] or [] */
+  schedule: ScheduleName;
+  /** e.g. ["crop4", "hflip"], ["crop4", "hflip", "cutout16"], [] or ["none"] (see `data/transforms.ts`). */
   augment: string[];
   seed: number;
+  /** [sgd] Nesterov momentum. Default false. */
+  nesterov?: boolean;
+  /** [sgd] dampening of the momentum. Default 0. */
+  dampening?: number;
+  /** [adam, adamw] (beta1, beta2). Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** [adam, adamw, rmsprop] epsilon. Default 1e-8. */
+  eps?: number;
+  /** [adam, adamw] AMSGrad. Default false. */
+  amsgrad?: boolean;
+  /** [rmsprop] smoothing constant. Default 0.99. */
+  alpha?: number;
+  /** [rmsprop] centered RMSprop. Default false. */
+  centered?: boolean;
+  scheduleOptions?: ScheduleOptions;
+  warmup?: WarmupSpec;
+  earlyStopping?: EarlyStoppingSpec;
+  /** CrossEntropyLoss label_smoothing in [0, 1). Default 0. */
+  labelSmoothing?: number;
+  /** clip_grad_norm_ max_norm (total 2-norm of all gradients); absent = no clipping. */
+  clipNorm?: number;
 }
 
 export interface EpochMetrics {

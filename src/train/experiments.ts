@@ -7,7 +7,7 @@
  * and slides drafts, "full" for real runs) hold every size knob in one place.
  */
 import * as tf from "@tensorflow/tfjs";
-import { batches, type ImageSet, type Minicifar } from "../data";
+import { batches, parseTransforms, type ImageSet, type Minicifar } from "../data";
 import { buildModel, countParams, featureExtractor, withNewHead } from "../models";
 import { torchInit, withInitSeed } from "../models/layers";
 import type { EpochMetrics, ModelSpec, RunRecord, TrainSpec } from "../results/types";
@@ -74,12 +74,12 @@ export function getProfile(name: string): Profile {
   return p;
 }
 
-/** An ImageSet as a training DataSource: seeded shuffle and augmentation for training batches. */
+/**
+ * An ImageSet as a training DataSource: seeded shuffle and the spec's transforms (`augment`, see
+ * `data/transforms.ts`) for training batches; evaluation batches are neither shuffled nor transformed.
+ */
 export function imageSource(set: ImageSet, spec: Pick<TrainSpec, "augment" | "seed">): DataSource {
-  const crop = spec.augment.includes("crop4") ? 4 : 0;
-  const flip = spec.augment.includes("hflip");
-  const unknown = spec.augment.filter((a) => a !== "crop4" && a !== "hflip");
-  if (unknown.length) throw new Error(`unknown augmentation ${JSON.stringify(unknown)}; valid: crop4, hflip`);
+  const transforms = parseTransforms(spec.augment);
   return {
     size: set.n,
     numClasses: set.classNames.length,
@@ -89,7 +89,7 @@ export function imageSource(set: ImageSet, spec: Pick<TrainSpec, "augment" | "se
         epoch,
         seed: spec.seed,
         shuffle: train,
-        augment: train && (crop || flip) ? { crop, flip } : false,
+        transforms: train ? transforms : [],
       }),
   };
 }

@@ -1,14 +1,29 @@
 /**
- * The training loop: mini-batch SGD with PyTorch semantics, a learning-rate
- * schedule, validation each epoch and test at the end. It knows nothing of
- * notebooks or terminals: progress goes to a listener and per-epoch metrics to
- * a callback, and everything is returned as plain data.
+ * The training loop: mini-batch training with PyTorch semantics, validation each epoch and test at the end. The
+ * TrainSpec determines everything (`validateTrainSpec` in `spec.ts` checks it first):
+ *
+ *  - the optimizer (`makeOptimizer`, `optimizers.ts`: sgd, adam, adamw, rmsprop with torch's arithmetic);
+ *  - the learning rate of every step (`makeSchedule`, `schedules.ts`: set before each optimizer step; per-epoch
+ *    schedules give the same lr to all steps of an epoch; one-cycle also sets the momentum / beta1);
+ *  - the loss: cross-entropy with `labelSmoothing` (`regularization.ts`); validation and test losses are plain
+ *    cross-entropy, comparable across runs;
+ *  - `clipNorm`: clip_grad_norm_ of all gradients before the update;
+ *  - `earlyStopping`: stop after `patience` epochs without a validation-accuracy gain > minDelta;
+ *    `TrainResult.stopped` records why and when the run ended.
+ *
+ * The transforms (`augment`) belong to the data source (`imageSource` in `experiments.ts`). Each epoch records
+ * the lr of its first step. It knows nothing of notebooks or terminals: progress goes to a listener and per-epoch
+ * metrics to a callback, and everything is returned as plain data.
  */
 import * as tf from "@tensorflow/tfjs";
 import { epochOrder } from "../data/batches";
 import type { EpochMetrics, TrainSpec } from "../results/types";
 import { LineProgress, formatDuration, type ProgressListener } from "./progress";
-import { SGD, cosineLr } from "./sgd";
+import type { Optimizer } from "./optim-base";
+import { makeOptimizer } from "./optimizers";
+import { EarlyStopping, clipGradNorm, crossEntropy, type StopInfo } from "./regularization";
+import { makeSchedule } from "./schedules";
+import { validateTrainSpec } from "./spec";
 
 export interface Batch {
   /** Inputs: NHWC images or [n, features]. */
@@ -42,6 +57,8 @@ export interface TrainResult {
   /** Seconds for the whole call, evaluation included. */
   totalSeconds: number;
   trainImagesPerSecond: number;
+  /** Why and when training ended: all planned epochs, or early stopping. */
+  stopped: StopInfo;
 }
 
 export const DEFAULT_TRAIN: TrainSpec = {
@@ -56,50 +73,61 @@ export const DEFAULT_TRAIN: TrainSpec = {
   seed: 0,
 };
 
+/** Throws, listing every valid key with its type and range, unless `spec` is a valid TrainSpec (see `spec.ts`). */
 export function checkTrainSpec(spec: TrainSpec): void {
-  const positive: (keyof TrainSpec)[] = ["lr", "epochs", "batchSize"];
-  for (const k of positive) {
-    const v = spec[k] as number;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new Error(`train.${k} must be a positive number, got ${JSON.stringify(v)}`);
-  }
-  if (!Number.isInteger(spec.epochs) || !Number.isInteger(spec.batchSize)) {
-    throw new Error(`train.epochs and train.batchSize must be integers, got ${spec.epochs} and ${spec.batchSize}`);
-  }
-  if (spec.optimizer !== "sgd") throw new Error(`train.optimizer "${spec.optimizer}" is not supported yet; valid: sgd`);
-  if (!["cosine", "constant"].includes(spec.schedule)) throw new Error(`train.schedule "${spec.schedule}" is unknown; valid: cosine, constant`);
+  validateTrainSpec(spec);
 }
 
-function lossAndCorrect(logits: tf.Tensor, y: tf.Tensor1D, numClasses: number) {
-  const onehot = tf.oneHot(y, numClasses);
-  const loss = tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
+function lossAndCorrect(logits: tf.Tensor, y: tf.Tensor1D, numClasses: number, labelSmoothing = 0) {
+  const loss = crossEntropy(logits, y, numClasses, labelSmoothing);
   const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), y), "int32"));
   return { loss, correct };
 }
 
+/** The per-step options of a TrainSpec that trainStep applies. */
+export interface StepOptions {
+  /** CrossEntropyLoss label_smoothing. Default 0. */
+  labelSmoothing?: number;
+  /** clip_grad_norm_ max_norm; undefined = no clipping. */
+  clipNorm?: number;
+}
+
 /**
- * One training step, as trainModel runs it: forward in training mode, softmax cross-entropy, gradients of
- * `vars`, one `opt` update; waits for the loss and the number of correct predictions (so the step has finished
- * when the promise resolves). The batch's tensors are left to the caller.
+ * One training step, as trainModel runs it: forward in training mode, softmax cross-entropy (label-smoothed when
+ * asked), gradients of `vars`, gradient-norm clipping when asked, one `opt` update; waits for the loss and the
+ * number of correct predictions (so the step has finished when the promise resolves). `gradNorm` is the total
+ * gradient norm before clipping (only when clipping). The batch's tensors are left to the caller.
  */
 export async function trainStep(
   model: tf.LayersModel,
   vars: tf.Variable[],
-  opt: SGD,
+  opt: Optimizer,
   batch: { x: tf.Tensor; y: tf.Tensor1D },
   numClasses: number,
-): Promise<{ loss: number; correct: number }> {
+  options: StepOptions = {},
+): Promise<{ loss: number; correct: number; gradNorm?: number }> {
   let correctT: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const logits = model.apply(batch.x, { training: true }) as tf.Tensor;
-    const r = lossAndCorrect(logits, batch.y, numClasses);
+    const r = lossAndCorrect(logits, batch.y, numClasses, options.labelSmoothing ?? 0);
     correctT = tf.keep(r.correct);
     return r.loss;
   }, vars);
-  opt.step(vars, grads);
-  tf.dispose(grads);
+  let norm: tf.Scalar | undefined;
+  if (options.clipNorm !== undefined) {
+    const clipped = clipGradNorm(grads, options.clipNorm);
+    tf.dispose(grads);
+    norm = clipped.totalNorm;
+    opt.step(vars, clipped.grads);
+    tf.dispose(clipped.grads);
+  } else {
+    opt.step(vars, grads);
+    tf.dispose(grads);
+  }
   const [loss, correct] = [(await value.data())[0], (await correctT!.data())[0]];
-  tf.dispose([value, correctT!]);
-  return { loss, correct };
+  const gradNorm = norm ? (await norm.data())[0] : undefined;
+  tf.dispose([value, correctT!, ...(norm ? [norm] : [])]);
+  return gradNorm === undefined ? { loss, correct } : { loss, correct, gradNorm };
 }
 
 /** Mean loss and accuracy of `model` (inference mode) over `data`. */
@@ -129,32 +157,40 @@ export async function trainModel(
   spec: TrainSpec,
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
-  checkTrainSpec(spec);
+  validateTrainSpec(spec);
   const progress = hooks.progress ?? new LineProgress();
   const label = hooks.label ?? model.name;
   const vars = (hooks.trainable ?? model.trainableWeights).map((w) => w.read() as tf.Variable);
-  const opt = new SGD({ lr: spec.lr, momentum: spec.momentum, weightDecay: spec.weightDecay });
   const numClasses = data.train.numClasses;
   const stepsPerEpoch = Math.ceil(data.train.size / spec.batchSize);
+  const schedule = makeSchedule(spec, stepsPerEpoch);
+  const stopper = spec.earlyStopping ? new EarlyStopping(spec.earlyStopping) : undefined;
+  if (stopper && !data.valid) throw new Error(`${label}: earlyStopping needs a validation set (data.valid)`);
+  const stepOptions: StepOptions = { labelSmoothing: spec.labelSmoothing, clipNorm: spec.clipNorm };
+  const opt = makeOptimizer(spec);
   const epochs: EpochMetrics[] = [];
   const t0 = Date.now();
   let trainMs = 0;
   let images = 0;
+  let stopped: StopInfo | undefined;
   try {
     progress.start(label, spec.epochs * stepsPerEpoch, "steps");
     for (let epoch = 0; epoch < spec.epochs; epoch++) {
       const e0 = Date.now();
-      opt.lr = spec.schedule === "cosine" ? cosineLr(spec.lr, epoch, spec.epochs) : spec.lr;
+      const epochLr = schedule.at(epoch, 0).lr;
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       let step = 0;
       for (const b of data.train.batches({ batchSize: spec.batchSize, epoch, train: true })) {
         const s0 = Date.now();
-        const { loss: lv, correct: cv } = await trainStep(model, vars, opt, b, numClasses);
+        const point = schedule.at(epoch, step);
+        opt.lr = point.lr;
+        if (point.momentum !== undefined) opt.momentumOrBeta1 = point.momentum;
+        const { loss: lv, correct: cv } = await trainStep(model, vars, opt, b, numClasses, stepOptions);
         tf.dispose([b.x, b.y]);
         trainMs += Date.now() - s0;
-        if (!Number.isFinite(lv)) throw new Error(`${label}: loss became ${lv} at epoch ${epoch + 1}, step ${step + 1}; lower the learning rate (lr=${spec.lr})`);
+        if (!Number.isFinite(lv)) throw new Error(`${label}: loss became ${lv} at epoch ${epoch + 1}, step ${step + 1}; lower the learning rate (lr=${opt.lr})`);
         lossSum += lv * b.size;
         correct += cv;
         seen += b.size;
@@ -169,7 +205,7 @@ export async function trainModel(
         trainAccuracy: correct / seen,
         valLoss: val.loss,
         valAccuracy: val.accuracy,
-        lr: opt.lr,
+        lr: epochLr,
         seconds: (Date.now() - e0) / 1000,
       };
       epochs.push(m);
@@ -179,6 +215,29 @@ export async function trainModel(
         `epoch ${epoch + 1}/${spec.epochs} loss ${m.trainLoss.toFixed(3)} acc ${(100 * m.trainAccuracy).toFixed(1)}%` +
           (data.valid ? ` val ${(100 * m.valAccuracy).toFixed(1)}%` : ""),
       );
+      if (stopper?.update(epoch + 1, val.accuracy) && epoch + 1 < spec.epochs) {
+        const st = stopper.state;
+        stopped = {
+          reason: "early-stopping",
+          epoch: epoch + 1,
+          plannedEpochs: spec.epochs,
+          bestValAccuracy: st.best,
+          bestEpoch: st.bestEpoch,
+          message: `stopped early after epoch ${epoch + 1} of ${spec.epochs}: ${stopper.describe()}`,
+        };
+        break;
+      }
+    }
+    if (!stopped) {
+      let best: EpochMetrics | undefined;
+      for (const e of epochs) if (data.valid && (!best || e.valAccuracy > best.valAccuracy)) best = e;
+      stopped = {
+        reason: "completed",
+        epoch: epochs.length,
+        plannedEpochs: spec.epochs,
+        ...(best ? { bestValAccuracy: best.valAccuracy, bestEpoch: best.epoch } : {}),
+        message: `completed all ${spec.epochs} epochs`,
+      };
     }
     const test = data.test ? await evaluate(model, data.test) : undefined;
     const trainSeconds = trainMs / 1000;
@@ -189,12 +248,14 @@ export async function trainModel(
       trainSeconds,
       totalSeconds: (Date.now() - t0) / 1000,
       trainImagesPerSecond: images / Math.max(trainSeconds, 1e-9),
+      stopped,
     };
     const last = epochs[epochs.length - 1];
     progress.end(
-      `${label}: ${spec.epochs} epochs in ${formatDuration(result.totalSeconds)} (${result.trainImagesPerSecond.toFixed(1)} img/s train)` +
+      `${label}: ${epochs.length} epochs in ${formatDuration(result.totalSeconds)} (${result.trainImagesPerSecond.toFixed(1)} img/s train)` +
         (data.valid ? `, val ${(100 * last.valAccuracy).toFixed(1)}%` : "") +
-        (test ? `, test ${(100 * test.accuracy).toFixed(1)}%` : ""),
+        (test ? `, test ${(100 * test.accuracy).toFixed(1)}%` : "") +
+        (stopped.reason === "early-stopping" ? ` (${stopped.message})` : ""),
     );
     return result;
   } catch (err) {

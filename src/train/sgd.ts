@@ -1,10 +1,14 @@
 /**
  * SGD with PyTorch's `torch.optim.SGD` semantics: weight decay is L2 added to
  * the gradient, momentum buffers start as the first gradient, optional
- * dampening and Nesterov momentum. The learning rate can change between steps.
+ * dampening and Nesterov momentum. The learning rate (and the momentum, which
+ * one-cycle cycles) can change between steps. On backends with the fused
+ * LabSgdStep kernel (onednn) each parameter is updated in one native pass with
+ * the same arithmetic. State: slot "momentum_buffer" (see `optim-base.ts`).
  */
 import * as tf from "@tensorflow/tfjs";
 import { SGD_STEP_KERNEL, activeBackendHas } from "../backend/onednn";
+import { SlotStore, type Optimizer, type OptimizerState } from "./optim-base";
 
 export interface SGDOptions {
   lr: number;
@@ -14,18 +18,20 @@ export interface SGDOptions {
   nesterov?: boolean;
 }
 
-export class SGD {
+export class SGD implements Optimizer {
+  readonly name = "sgd" as const;
   lr: number;
-  readonly momentum: number;
+  momentum: number;
   readonly weightDecay: number;
   readonly dampening: number;
   readonly nesterov: boolean;
-  private buffers = new Map<string, tf.Tensor>();
+  private state = new SlotStore("sgd", ["momentum_buffer"]);
 
   constructor(o: SGDOptions) {
     for (const [k, v] of Object.entries(o)) {
       if (typeof v === "number" && (!Number.isFinite(v) || v < 0)) throw new Error(`SGD: ${k} must be a finite number ≥ 0, got ${v}`);
     }
+    if (typeof o.lr !== "number") throw new Error(`SGD: lr must be a finite number ≥ 0, got ${JSON.stringify(o.lr)}`);
     if (o.nesterov && (!o.momentum || o.dampening)) throw new Error("SGD: Nesterov momentum requires momentum > 0 and zero dampening");
     this.lr = o.lr;
     this.momentum = o.momentum ?? 0;
@@ -34,13 +40,24 @@ export class SGD {
     this.nesterov = o.nesterov ?? false;
   }
 
+  get momentumOrBeta1(): number {
+    return this.momentum;
+  }
+
+  set momentumOrBeta1(m: number) {
+    this.momentum = m;
+  }
+
   /** Apply one update. `grads` maps variable names to gradients; they are not disposed here. */
   step(vars: tf.Variable[], grads: tf.NamedTensorMap): void {
     const fused = activeBackendHas(SGD_STEP_KERNEL);
+    this.state.steps++;
     for (const v of vars) {
       const g0 = grads[v.name];
       if (!g0) continue;
-      const old = this.buffers.get(v.name);
+      this.state.checkShape("momentum_buffer", v);
+      this.state.bump(v.name);
+      const old = this.momentum ? this.state.get("momentum_buffer", v.name) : undefined;
       if (fused && v.dtype === "float32" && g0.dtype === "float32") {
         // One pass per parameter on backends with the fused kernel (onednn); same arithmetic as below.
         const inputs: tf.NamedTensorMap = { w: v, g: g0 };
@@ -50,10 +67,7 @@ export class SGD {
         const [next, buf] = Array.isArray(res) ? res : [res];
         v.assign(next);
         next.dispose();
-        if (buf) {
-          old?.dispose();
-          this.buffers.set(v.name, buf);
-        }
+        if (buf) this.state.set("momentum_buffer", v.name, buf);
         continue;
       }
       let buf: tf.Tensor | undefined;
@@ -68,16 +82,20 @@ export class SGD {
       });
       v.assign(next);
       next.dispose();
-      if (buf) {
-        old?.dispose();
-        this.buffers.set(v.name, buf);
-      }
+      if (buf) this.state.set("momentum_buffer", v.name, buf);
     }
   }
 
+  getState(): OptimizerState {
+    return this.state.export();
+  }
+
+  setState(state: OptimizerState): void {
+    this.state.import(state);
+  }
+
   dispose(): void {
-    for (const b of this.buffers.values()) b.dispose();
-    this.buffers.clear();
+    this.state.dispose();
   }
 }
 
