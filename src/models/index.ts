@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelSpec } from "../results/types";
-import { checkActivation, nextSeed, scaleWidth, torchInit, withInitSeed } from "./layers";
+import { checkActivation, dropoutLayer, scaleWidth, torchInit, withInitSeed } from "./layers";
 import { ResNet, ResNet18, ResNet34, ResNet50, ResNet101 } from "./resnet";
 import { PreActResNet, PreActResNet18, PreActResNet34, PreActResNet50, PreActResNet101, PreActResNet152 } from "./preact-resnet";
 import { DenseNet, DenseNet121, DenseNet161, DenseNet169, DenseNet201, densenet_cifar } from "./densenet";
@@ -195,7 +195,7 @@ export function featureExtractor(model: tf.LayersModel): tf.LayersModel {
 export function withNewHead(backbone: tf.LayersModel, numClasses: number, dropout = 0, seed?: number): tf.LayersModel {
   return withInitSeed(seed, () => {
     let h = backbone.getLayer("features").output as tf.SymbolicTensor;
-    if (dropout > 0) h = tf.layers.dropout({ rate: dropout, name: "head_dropout", seed: nextSeed() }).apply(h) as tf.SymbolicTensor;
+    if (dropout > 0) h = dropoutLayer(dropout, "head_dropout").apply(h) as tf.SymbolicTensor;
     const out = tf.layers.dense({ units: numClasses, kernelInitializer: torchInit(), name: "head" }).apply(h) as tf.SymbolicTensor;
     return tf.model({ inputs: backbone.inputs, outputs: out });
   });

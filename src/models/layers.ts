@@ -191,7 +191,7 @@ export function classifierHead(
   linearName = "linear",
 ): SymbolicTensor {
   let h = tf.layers.globalAveragePooling2d({ name: "features" }).apply(x) as SymbolicTensor;
-  if (dropout > 0) h = tf.layers.dropout({ rate: dropout, name: "dropout", seed: nextSeed() }).apply(h) as SymbolicTensor;
+  if (dropout > 0) h = dropoutLayer(dropout, "dropout").apply(h) as SymbolicTensor;
   return tf.layers
     .dense({ units: numClasses, kernelInitializer: torchInit(), biasInitializer: "zeros", name: linearName })
     .apply(h) as SymbolicTensor;
@@ -211,10 +211,73 @@ export function avgPool(x: SymbolicTensor, size: number, name: string): Symbolic
   return tf.layers.averagePooling2d({ poolSize: size, strides: size, padding: "valid", name }).apply(x) as SymbolicTensor;
 }
 
+/**
+ * Dropout whose masks are seeded and differ from call to call, like torch.nn.Dropout under torch.manual_seed.
+ * tfjs's Dropout layer with a `seed` draws the very same mask at every training step (the seed is reused as is),
+ * which makes dropout a fixed random pruning. This layer draws training-mode call k's mask with the seed derived
+ * from (seed, k); `calls` is the RNG state a training checkpoint saves and restores (`dropoutState`). Without a seed
+ * the masks are unseeded. Inference mode is the identity and does not count.
+ */
+export class SeededDropout extends tf.layers.Layer {
+  static className = "SeededDropout";
+  readonly rate: number;
+  readonly seed: number | undefined;
+  calls = 0;
+
+  constructor(args: { rate: number; seed?: number; name?: string }) {
+    super(args);
+    if (!(args.rate >= 0 && args.rate < 1)) throw new Error(`dropout rate must be in [0, 1), got ${args.rate}`);
+    this.rate = args.rate;
+    this.seed = args.seed;
+    this.supportsMasking = true;
+  }
+
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (!kwargs.training || this.rate === 0) return tf.clone(x);
+    const k = this.calls++;
+    const seed = this.seed === undefined ? undefined : (this.seed * 1_000_003 + k * 7919 + 1) % 2_147_483_647;
+    return tf.dropout(x, this.rate, undefined, seed);
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), rate: this.rate, ...(this.seed !== undefined ? { seed: this.seed } : {}) };
+  }
+}
+tf.serialization.registerClass(SeededDropout as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+
+/** A seeded dropout layer (seed from withInitSeed). */
+export function dropoutLayer(rate: number, name: string): SeededDropout {
+  return new SeededDropout({ rate, name, seed: nextSeed() });
+}
+
+/** The dropout RNG state of `model`: the number of training-mode calls of each SeededDropout layer, by name. */
+export function dropoutState(model: tf.LayersModel): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of model.layers) if (l instanceof SeededDropout) out[l.name] = l.calls;
+  return out;
+}
+
+/** Restores dropoutState; throws naming the layers that do not match (missing here or in the state). */
+export function setDropoutState(model: tf.LayersModel, state: Record<string, number>): void {
+  const layers = model.layers.filter((l): l is SeededDropout => l instanceof SeededDropout);
+  const names = new Set(layers.map((l) => l.name));
+  const missing = Object.keys(state).filter((n) => !names.has(n));
+  const absent = layers.filter((l) => !(l.name in state)).map((l) => l.name);
+  if (missing.length || absent.length) {
+    throw new Error(`dropout state does not fit the model: ${[...missing.map((n) => `${n} is not a dropout layer of the model`), ...absent.map((n) => `no state for dropout layer ${n}`)].join("; ")}`);
+  }
+  for (const l of layers) {
+    const c = state[l.name];
+    if (!Number.isInteger(c) || c < 0) throw new Error(`dropout state of ${l.name} must be an integer ≥ 0, got ${c}`);
+    l.calls = c;
+  }
+}
+
 /** Dropout with a seeded mask (inside withInitSeed); a rate of 0 returns `x` unchanged and adds no layer. */
 export function maybeDropout(x: SymbolicTensor, rate: number, name: string): SymbolicTensor {
   if (!(rate > 0)) return x;
-  return tf.layers.dropout({ rate, name, seed: nextSeed() }).apply(x) as SymbolicTensor;
+  return dropoutLayer(rate, name).apply(x) as SymbolicTensor;
 }
 
 /** torch.cat(parts, dim=1) for NCHW tensors: concatenation on the channel axis, in the order given. */

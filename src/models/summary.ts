@@ -19,7 +19,7 @@
  *   - max/average pooling: poolH·poolW per output element (one compare or add per window element);
  *     global average pooling: 1 per input element,
  *   - Add of n inputs: n − 1 per output element,
- *   - Concatenate, ZeroPadding2D, Dropout (identity at inference), Flatten, InputLayer: 0 (data movement).
+ *   - Concatenate, ZeroPadding2D, Dropout and SeededDropout (identity at inference), Flatten, InputLayer: 0 (data movement).
  * A layer class outside this list is an error naming it, so a new layer type cannot be silently left out.
  */
 import type * as tf from "@tensorflow/tfjs";
@@ -70,7 +70,7 @@ export function layerMacs(layer: tf.layers.Layer): number {
 const numelOut = (layer: tf.layers.Layer) => outShape(layer).reduce((a, b) => a * b, 1);
 
 const ACTIVATION_CLASSES = new Set(["ReLU", "LeakyReLU", "ELU", "Activation", "Softmax", "ThresholdedReLU", "PReLU"]);
-const ZERO_FLOP_CLASSES = new Set(["InputLayer", "Concatenate", "ZeroPadding2D", "Dropout", "SpatialDropout2D", "Flatten", "Reshape"]);
+const ZERO_FLOP_CLASSES = new Set(["InputLayer", "Concatenate", "ZeroPadding2D", "Dropout", "SeededDropout", "SpatialDropout2D", "Flatten", "Reshape"]);
 
 /** FLOPs of one layer for one image in inference mode (multiply-add = 2; see the file comment for each class). */
 export function layerFlops(layer: tf.layers.Layer): number {

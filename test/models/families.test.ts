@@ -132,7 +132,7 @@ test("width multiplier, growth, block dropout and VGG config knobs", () => {
   // block dropout adds layers but no parameters
   for (const name of ["PreActResNet8-w16", "DenseNet-g12-small", "VGG11-w16"]) {
     const m = buildModel(presetSpec(name, 10, { blockDropout: 0.1 }));
-    assert.ok(m.layers.some((l) => l.getClassName() === "Dropout" && l.name.endsWith(".dropout")), name);
+    assert.ok(m.layers.some((l) => l.getClassName() === "SeededDropout" && l.name.endsWith(".dropout")), name);
     assert.equal(countParams(m), count(name, {}), name);
     m.dispose();
   }
@@ -157,7 +157,7 @@ test("bad input: unknown model, family, knob or value names it and lists the val
 test("blockDropout puts a dropout inside every ResNet block without changing the parameter count", () => {
   const plain = buildModel(presetSpec("ResNet8-w8", 4));
   const dropped = buildModel(presetSpec("ResNet8-w8", 4, { blockDropout: 0.1 }));
-  assert.deepEqual(dropped.layers.filter((l) => l.getClassName() === "Dropout").map((l) => l.name), ["layer1.0.dropout", "layer2.0.dropout", "layer3.0.dropout"]);
+  assert.deepEqual(dropped.layers.filter((l) => l.getClassName() === "SeededDropout").map((l) => l.name), ["layer1.0.dropout", "layer2.0.dropout", "layer3.0.dropout"]);
   assert.equal(countParams(dropped), countParams(plain));
   plain.dispose();
   dropped.dispose();

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { bn, maybeDropout, withInitSeed } from "../../src/models/layers";
+import { bn, maybeDropout, withInitSeed, dropoutState, setDropoutState } from "../../src/models/layers";
 
 // PyTorch's numbers, made by scripts/torch_bn_dropout.py.
 const FIX = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "torch", "train-mode.json"), "utf8"));
@@ -57,4 +57,27 @@ test("train-mode dropout matches PyTorch's statistics: inverted dropout, zero fr
   const e = (model.apply(tf.ones([1, 200000]), { training: false }) as tf.Tensor).dataSync();
   assert.ok(e.every((v) => v === 1));
   model.dispose();
+});
+
+test("dropout draws a new mask at every training step, reproducibly from the seed; its RNG state saves and restores", () => {
+  const input = tf.input({ shape: [64] });
+  const build = (seed: number) => withInitSeed(seed, () => tf.model({ inputs: input, outputs: maybeDropout(input, 0.5, "drop") }));
+  const masks = (m: tf.LayersModel, n: number) => Array.from({ length: n }, () => Array.from((m.apply(tf.ones([1, 64]), { training: true }) as tf.Tensor).dataSync()).join(","));
+  const a = build(3);
+  const ma = masks(a, 4);
+  assert.equal(new Set(ma).size, 4, "four steps, four different masks (tfjs's seeded Dropout repeats one)");
+  assert.deepEqual(masks(build(3), 4), ma, "the same seed gives the same sequence of masks");
+  assert.notDeepEqual(masks(build(4), 4), ma, "another seed, other masks");
+  // Resume: a fresh model with the state after two steps continues with masks 3 and 4.
+  const b = build(3);
+  masks(b, 2);
+  const state = dropoutState(b);
+  assert.deepEqual(state, { drop: 2 });
+  const c = build(3);
+  setDropoutState(c, state);
+  assert.deepEqual(masks(c, 2), ma.slice(2));
+  assert.throws(() => setDropoutState(c, { other: 1 }), /other is not a dropout layer of the model; no state for dropout layer drop/);
+  // Inference does not advance the state.
+  c.apply(tf.ones([1, 64]), { training: false });
+  assert.deepEqual(dropoutState(c), { drop: 4 });
 });
