@@ -7,7 +7,7 @@
  * and slides drafts, "full" for real runs) hold every size knob in one place.
  */
 import * as tf from "@tensorflow/tfjs";
-import { batches, parseTransforms, type ImageSet, type Minicifar } from "../data";
+import { batches, epochOrder, parseTransforms, type ImageSet, type Minicifar } from "../data";
 import { buildModel, countParams, featureExtractor, withNewHead } from "../models";
 import { torchInit, withInitSeed } from "../models/layers";
 import type { EpochMetrics, ModelSpec, RunRecord, TrainSpec } from "../results/types";
@@ -83,6 +83,7 @@ export function imageSource(set: ImageSet, spec: Pick<TrainSpec, "augment" | "se
   return {
     size: set.n,
     numClasses: set.classNames.length,
+    order: (epoch) => epochOrder(set.n, true, spec.seed, epoch),
     batches: ({ batchSize, epoch, train }) =>
       batches(set, {
         batchSize,

@@ -15,9 +15,11 @@
  * the lr of its first step. It knows nothing of notebooks or terminals: progress goes to a listener and per-epoch
  * metrics to a callback, and everything is returned as plain data.
  */
+import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { epochOrder } from "../data/batches";
-import type { EpochMetrics, TrainSpec } from "../results/types";
+import type { EpochMetrics, ModelSpec, TrainSpec } from "../results/types";
+import { checkCompatible, checkpointIdentity, loadTrainCheckpoint, optimizerStateFor, restoreWeights, saveTrainCheckpoint } from "./checkpoint";
 import { LineProgress, formatDuration, type ProgressListener } from "./progress";
 import type { Optimizer } from "./optim-base";
 import { makeOptimizer } from "./optimizers";
@@ -38,6 +40,32 @@ export interface DataSource {
   size: number;
   numClasses: number;
   batches(o: { batchSize: number; epoch: number; train: boolean }): Iterable<Batch>;
+  /** The training order of epoch `epoch` (indices into the set), when the source can tell; checkpoints keep it. */
+  order?(epoch: number): Int32Array;
+}
+
+/** Checkpointing of a training run (see `checkpoint.ts`). */
+export interface CheckpointHook {
+  /** The checkpoint file, rewritten atomically after every epoch. */
+  file: string;
+  /** Continue from `file` when it exists (default true); false starts afresh and overwrites it. */
+  resume?: boolean;
+  /** The model's spec: recorded, and compared when resuming. */
+  modelSpec?: ModelSpec;
+}
+
+/** The training loss became NaN or infinite: the run diverged. */
+export class DivergedError extends Error {
+  constructor(
+    readonly label: string,
+    readonly epoch: number,
+    readonly step: number,
+    readonly loss: number,
+    readonly lr: number,
+  ) {
+    super(`${label}: loss became ${loss} at epoch ${epoch}, step ${step}; lower the learning rate (lr=${lr})`);
+    this.name = "DivergedError";
+  }
 }
 
 export interface TrainHooks {
@@ -46,6 +74,8 @@ export interface TrainHooks {
   onEpoch?: (m: EpochMetrics) => void;
   /** Variables to train (default: all trainable weights of the model). */
   trainable?: tf.LayerVariable[];
+  /** Write a checkpoint after every epoch, and resume from it when it exists. */
+  checkpoint?: CheckpointHook;
 }
 
 export interface TrainResult {
@@ -59,6 +89,8 @@ export interface TrainResult {
   trainImagesPerSecond: number;
   /** Why and when training ended: all planned epochs, or early stopping. */
   stopped: StopInfo;
+  /** Epochs restored from a checkpoint (0 when the run started afresh). */
+  resumedEpochs: number;
 }
 
 export const DEFAULT_TRAIN: TrainSpec = {
@@ -173,9 +205,37 @@ export async function trainModel(
   let trainMs = 0;
   let images = 0;
   let stopped: StopInfo | undefined;
+  const earlyStop = (epoch: number): StopInfo => ({
+    reason: "early-stopping",
+    epoch,
+    plannedEpochs: spec.epochs,
+    bestValAccuracy: stopper!.state.best,
+    bestEpoch: stopper!.state.bestEpoch,
+    message: `stopped early after epoch ${epoch} of ${spec.epochs}: ${stopper!.describe()}`,
+  });
+  const ck = hooks.checkpoint;
+  const identity = ck ? checkpointIdentity(model, spec, label, ck.modelSpec) : undefined;
+  let startEpoch = 0;
   try {
-    progress.start(label, spec.epochs * stepsPerEpoch, "steps");
-    for (let epoch = 0; epoch < spec.epochs; epoch++) {
+    if (ck && ck.resume !== false && fs.existsSync(ck.file)) {
+      const c = loadTrainCheckpoint(ck.file);
+      checkCompatible(c, identity!, ck.file);
+      const order = data.train.order?.(c.state.epoch);
+      if (c.nextOrder && order && (order.length !== c.nextOrder.length || order.some((v, i) => v !== c.nextOrder![i]))) {
+        throw new Error(`checkpoint ${ck.file} was made on other training data: the image order of epoch ${c.state.epoch + 1} differs (${c.nextOrder.length} images then, ${order.length} now)`);
+      }
+      restoreWeights(model, c);
+      opt.setState(optimizerStateFor(model, c));
+      epochs.push(...c.state.epochs);
+      trainMs = c.state.trainMs;
+      images = c.state.images;
+      if (stopper && c.state.stopper) stopper.state = { ...c.state.stopper, best: c.state.stopper.best ?? -Infinity };
+      startEpoch = c.state.epoch;
+      if (c.state.stoppedEarly) stopped = earlyStop(startEpoch);
+    }
+    progress.start(label, spec.epochs * stepsPerEpoch, "steps", startEpoch * stepsPerEpoch);
+    if (startEpoch > 0) progress.update(startEpoch * stepsPerEpoch, `resumed after epoch ${startEpoch} from ${ck!.file}`);
+    for (let epoch = startEpoch; epoch < spec.epochs && !stopped; epoch++) {
       const e0 = Date.now();
       const epochLr = schedule.at(epoch, 0).lr;
       let lossSum = 0;
@@ -190,7 +250,7 @@ export async function trainModel(
         const { loss: lv, correct: cv } = await trainStep(model, vars, opt, b, numClasses, stepOptions);
         tf.dispose([b.x, b.y]);
         trainMs += Date.now() - s0;
-        if (!Number.isFinite(lv)) throw new Error(`${label}: loss became ${lv} at epoch ${epoch + 1}, step ${step + 1}; lower the learning rate (lr=${opt.lr})`);
+        if (!Number.isFinite(lv)) throw new DivergedError(label, epoch + 1, step + 1, lv, opt.lr);
         lossSum += lv * b.size;
         correct += cv;
         seen += b.size;
@@ -215,17 +275,15 @@ export async function trainModel(
         `epoch ${epoch + 1}/${spec.epochs} loss ${m.trainLoss.toFixed(3)} acc ${(100 * m.trainAccuracy).toFixed(1)}%` +
           (data.valid ? ` val ${(100 * m.valAccuracy).toFixed(1)}%` : ""),
       );
-      if (stopper?.update(epoch + 1, val.accuracy) && epoch + 1 < spec.epochs) {
-        const st = stopper.state;
-        stopped = {
-          reason: "early-stopping",
-          epoch: epoch + 1,
-          plannedEpochs: spec.epochs,
-          bestValAccuracy: st.best,
-          bestEpoch: st.bestEpoch,
-          message: `stopped early after epoch ${epoch + 1} of ${spec.epochs}: ${stopper.describe()}`,
-        };
-        break;
+      if (stopper?.update(epoch + 1, val.accuracy) && epoch + 1 < spec.epochs) stopped = earlyStop(epoch + 1);
+      if (ck) {
+        saveTrainCheckpoint(ck.file, {
+          model,
+          identity: identity!,
+          state: { epoch: epoch + 1, epochs, trainMs, images, stoppedEarly: stopped !== undefined, ...(stopper ? { stopper: stopper.state } : {}) },
+          optimizer: opt.getState(),
+          ...(data.train.order ? { nextOrder: data.train.order(epoch + 1) } : {}),
+        });
       }
     }
     if (!stopped) {
@@ -249,6 +307,7 @@ export async function trainModel(
       totalSeconds: (Date.now() - t0) / 1000,
       trainImagesPerSecond: images / Math.max(trainSeconds, 1e-9),
       stopped,
+      resumedEpochs: startEpoch,
     };
     const last = epochs[epochs.length - 1];
     progress.end(
@@ -293,6 +352,7 @@ export function featureSource(features: Float32Array, dim: number, labels: Int32
   return {
     size: n,
     numClasses,
+    order: (epoch) => epochOrder(n, true, seed, epoch),
     *batches({ batchSize, epoch, train }) {
       const order = epochOrder(n, train, seed, epoch);
       for (let start = 0; start < n; start += batchSize) {

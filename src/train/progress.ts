@@ -5,7 +5,8 @@
  * seconds so logs stay short.
  */
 export interface ProgressListener {
-  start(label: string, total: number, unit?: string): void;
+  /** `initial`: work already done (a resumed run), so that rate and ETA count only this session's. */
+  start(label: string, total: number, unit?: string, initial?: number): void;
   update(done: number, info?: string): void;
   end(summary?: string): void;
 }
@@ -26,14 +27,16 @@ export class LineProgress implements ProgressListener {
   private t0 = 0;
   private lastPrint = 0;
   private lastLen = 0;
+  private initial = 0;
   constructor(
     private readonly write: (s: string) => void = (s) => process.stdout.write(s),
     private readonly tty: boolean = !!process.stdout.isTTY,
     private readonly intervalMs = 5000,
   ) {}
 
-  start(label: string, total: number, unit = "it"): void {
+  start(label: string, total: number, unit = "it", initial = 0): void {
     this.label = label;
+    this.initial = initial;
     this.total = total;
     this.unit = unit;
     this.t0 = Date.now();
@@ -42,14 +45,14 @@ export class LineProgress implements ProgressListener {
 
   line(done: number, info?: string): string {
     const elapsed = (Date.now() - this.t0) / 1000;
-    const rate = done / Math.max(elapsed, 1e-9);
+    const rate = (done - this.initial) / Math.max(elapsed, 1e-9);
     const eta = (this.total - done) / rate;
     const pct = this.total ? Math.floor((100 * done) / this.total) : 100;
     const width = 20;
     const filled = this.total ? Math.round((width * done) / this.total) : width;
     const bar = "#".repeat(filled) + ".".repeat(width - filled);
     return `${this.label} [${bar}] ${pct}% ${done}/${this.total} ${this.unit} ` +
-      `${rate.toFixed(1)} ${this.unit}/s elapsed ${formatDuration(elapsed)} ETA ${done ? formatDuration(eta) : "?"}` +
+      `${rate.toFixed(1)} ${this.unit}/s elapsed ${formatDuration(elapsed)} ETA ${done > this.initial ? formatDuration(eta) : "?"}` +
       (info ? ` | ${info}` : "");
   }
 
