@@ -469,6 +469,12 @@ otest("Relu gradient (LabReluGrad) matches cpu, incl. exact zeros", async () => 
   };
   const err = await check("relu-grad", "relu gradient", fn, { native: ["reluGrad"], names: ["y", "dx"] });
   assert.equal(err, 0, "the ReLU gradient is exact");
+  // NaN inputs give NaN gradients (dy · step(x), as cpu computes it), and a size past the threaded path's threshold.
+  const nan = () => {
+    const v = rand(2 * 32 * 32 * 24, 72).map((x, i) => (i % 11 === 0 ? NaN : i % 13 === 0 ? 0 : x));
+    return withGrads((x) => tf.relu(x), [tf.tensor(v, [2, 32, 32, 24])]);
+  };
+  assert.equal(await check("relu-grad", "relu gradient with NaN inputs, 49k elements", nan, { native: ["reluGrad"], names: ["y", "dx"] }), 0);
 });
 
 otest("AddN and its gradient match cpu", async () => {
