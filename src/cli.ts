@@ -11,7 +11,9 @@ import { readNotebook, runNotebook } from "./notebook";
 import { buildReport } from "./report";
 import { buildModel, presetSpec, modelSummary, forwardFlops, PRESETS } from "./models";
 import type { ModelSpec } from "./results/types";
-import { loadRuns, resultsDb } from "./results/store";
+import { loadRuns, openStore, resultsDb } from "./results/store";
+import { SweepSpecError, expandSweep, readSweepSpec, runSweep, singleRunSweep, type SweepSpec } from "./train/sweep";
+import { TrainSpecError } from "./train/spec";
 import { PROFILES } from "./train/experiments";
 import { logitsCommand } from "./models/torch/cli";
 
@@ -38,6 +40,14 @@ commands:
   logits --model NAME --classes N --weights FILE.pth --input FILE.bin [--cifar100] [--json]
         load a PyTorch checkpoint (kuangliu state_dict, {'net': ...}, bare or module.-prefixed)
         and print the logits of each image of a CIFAR binary-format file
+  train --config FILE [--results-db FILE] [--fresh]
+        train one model on MINICIFAR from a JSON config { name?, model, train?, data?, profile? }
+        (model: a preset name or { preset, ...knobs }; train: TrainSpec keys); checkpointed after every
+        epoch and resumed when run again; recorded in reports/results.sqlite
+  sweep FILE [--results-db FILE] [--budget-minutes N] [--budget-runs N]
+        run a hyperparameter sweep (grid or random search over model and train keys, see README);
+        resumable: configs already done are skipped, a killed run resumes from its checkpoint;
+        ends with the best config and a table
   backend
         print the TensorFlow.js backend that would be used (LAB_BACKEND overrides)
   compile
@@ -251,6 +261,64 @@ async function model(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `train --config FILE` and `sweep FILE`: both run through runSweep (a train config is a sweep of one). */
+async function sweepCommand(cmd: "train" | "sweep", args: string[]): Promise<number> {
+  const db = takeOption(args, "--results-db");
+  let spec: SweepSpec;
+  try {
+    if (cmd === "train") {
+      const fresh = takeFlag(args, "--fresh");
+      const file = takeOption(args, "--config");
+      if (!file) throw new UsageError("train needs --config FILE (a JSON object { name?, model, train?, data?, profile? })");
+      noRest(args, "train");
+      let json: unknown;
+      try {
+        json = JSON.parse(fs.readFileSync(file, "utf8"));
+      } catch (e) {
+        throw new Error(`train config ${file}: ${(e as Error).message}`);
+      }
+      spec = singleRunSweep(json, file);
+      if (fresh) {
+        for (const c of expandSweep(spec)) fs.rmSync(path.join(REPO_ROOT, "reports", "checkpoints", "sweeps", spec.name, `${c.hash}.ckpt`), { force: true });
+        const s = openStore(db ?? resultsDb());
+        try {
+          for (const c of expandSweep(spec)) s.deleteRun(c.id);
+        } finally {
+          s.close();
+        }
+      }
+    } else {
+      const minutes = takeOption(args, "--budget-minutes");
+      const runs = takeOption(args, "--budget-runs");
+      const file = args.shift();
+      if (!file) throw new UsageError("sweep needs a spec file: minicifar-lab sweep FILE");
+      noRest(args, "sweep");
+      const num = (flag: string, v: string, int: boolean) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new UsageError(`${flag} must be a ${int ? "positive integer" : "positive number"}, got "${v}"`);
+        return n;
+      };
+      const budget = {
+        ...(minutes !== undefined ? { minutes: num("--budget-minutes", minutes, false) } : {}),
+        ...(runs !== undefined ? { runs: num("--budget-runs", runs, true) } : {}),
+      };
+      spec = readSweepSpec(file);
+      if (Object.keys(budget).length) spec = { ...spec, budget: { ...spec.budget, ...budget } };
+    }
+    expandSweep(spec); // every config is checked before the backend starts
+  } catch (e) {
+    if (e instanceof SweepSpecError || e instanceof TrainSpecError) {
+      console.error(`minicifar-lab ${cmd}: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  await initBackend();
+  const result = await runSweep(spec, db ? { resultsDb: db } : {});
+  // A sweep's diverged runs are results; a single training that diverged did not train.
+  return result.rows.some((r) => r.status === "failed" || (cmd === "train" && r.status === "diverged")) ? 1 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   // --name=value is the same as --name value.
   const args = argv.flatMap((a) => (/^--[^=]+=/.test(a) ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]));
@@ -273,6 +341,9 @@ export async function main(argv: string[]): Promise<number> {
         return await logitsCommand(args);
       case "model":
         return await model(args);
+      case "train":
+      case "sweep":
+        return await sweepCommand(cmd, args);
       case "backend": {
         noRest(args, "backend");
         await initBackend();

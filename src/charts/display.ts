@@ -26,11 +26,19 @@ function tslabWriter(): WriteDisplayData | null {
   return null;
 }
 
-/** Send one display_data bundle. Returns false (and does nothing) outside a tslab kernel. */
-export function sendDisplayBundle(data: MimeBundle): boolean {
+/** True inside a running tslab kernel (where display bundles reach the notebook). */
+export function inNotebook(): boolean {
+  return tslabWriter() !== null;
+}
+
+/**
+ * Send one display_data bundle. Returns false (and does nothing) outside a tslab kernel. With `displayId`, the
+ * output can be replaced later: `update: true` sends update_display_data for that id (Jupyter's updatable display).
+ */
+export function sendDisplayBundle(data: MimeBundle, o: { displayId?: string; update?: boolean } = {}): boolean {
   const write = tslabWriter();
   if (!write) return false;
-  write({ data, metadata: {}, transient: {} }, false);
+  write({ data, metadata: {}, transient: o.displayId ? { display_id: o.displayId } : {} }, o.update === true);
   return true;
 }
 

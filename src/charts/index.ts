@@ -1,6 +1,8 @@
 export {
   accuracyVsParamsSpec,
   trainingCurvesSpec,
+  tradeoffSpec,
+  TRADEOFF_AXES,
   transferSpec,
   transferRows,
   bestPerModelName,
@@ -11,9 +13,10 @@ export {
   TRANSFER_TASKS,
   TRANSFER_TASK_TITLES,
 } from "./specs";
-export type { AccuracyVsParamsOptions, AccuracyPoint } from "./specs";
+export type { AccuracyVsParamsOptions, AccuracyPoint, TradeoffAxis } from "./specs";
 export { renderSvg } from "./render";
-export { displayChart, chartBundle, sendDisplayBundle, VEGALITE_MIME } from "./display";
+export { displayChart, chartBundle, sendDisplayBundle, inNotebook, VEGALITE_MIME } from "./display";
+export { LiveTraining, liveProgress } from "./live";
 export type { MimeBundle } from "./display";
 export { CHART_CONFIG, CHART_FONT, SOURCE_COLORS, TASK_COLORS } from "./theme";
 export { KUANGLIU, KUANGLIU_SOURCE } from "../results/kuangliu";

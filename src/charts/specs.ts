@@ -375,3 +375,69 @@ export function transferSpec(runs: RunRecord[], options: { width?: number; heigh
     ],
   } as TopLevelSpec;
 }
+
+/** The x axes of the compromise charts: what a run costs. */
+export const TRADEOFF_AXES = {
+  params: { field: "params", title: "Trainable parameters (log scale)", format: "~s" },
+  trainSeconds: { field: "trainSeconds", title: "Training time (s, log scale)", format: "~s" },
+  inferenceMsPerImage: { field: "inferenceMsPerImage", title: "Inference latency (ms per image, log scale)", format: "~g" },
+} as const;
+export type TradeoffAxis = keyof typeof TRADEOFF_AXES;
+
+/**
+ * A compromise chart: MINICIFAR test accuracy (%) against a cost of the run (parameters, training time or inference
+ * latency, log scale), one point per finished run, coloured by family; the Pareto front (the runs no other run
+ * beats on both accuracy and cost) is drawn as a line and its points are labelled.
+ */
+export function tradeoffSpec(runs: RunRecord[], axis: TradeoffAxis, options: { width?: number; height?: number; title?: string | null } = {}): TopLevelSpec {
+  const ax = TRADEOFF_AXES[axis];
+  const rows = runs
+    .filter((r) => Number.isFinite(r.testAccuracy) && Number.isFinite(r[axis] as number) && (r[axis] as number) > 0)
+    .map((r) => ({ id: r.id, model: r.model.name, family: r.model.family, cost: r[axis] as number, accuracy: +(100 * r.testAccuracy).toFixed(2), front: false }));
+  // Pareto front: sorted by cost, keep the runs more accurate than every cheaper one.
+  let bestAcc = -Infinity;
+  for (const row of [...rows].sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy)) {
+    if (row.accuracy > bestAcc) {
+      row.front = true;
+      bestAcc = row.accuracy;
+    }
+  }
+  const x = { field: "cost", type: "quantitative" as const, title: ax.title, scale: { type: "log" as const, zero: false }, axis: { format: ax.format, grid: true } };
+  const y = { field: "accuracy", type: "quantitative" as const, title: "Test accuracy (%)", scale: { zero: false } };
+  const title = options.title === null ? {} : { title: { text: options.title ?? `Accuracy vs ${ax.title.replace(/ \(.*$/, "").toLowerCase()}`, subtitle: "MINICIFAR test accuracy · line: the best accuracy at each cost (Pareto front)" } };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    ...title,
+    width: options.width ?? 520,
+    height: options.height ?? 320,
+    config: CHART_CONFIG,
+    data: { values: rows },
+    layer: [
+      {
+        transform: [{ filter: "datum.front" }],
+        mark: { type: "line", color: "#999", strokeDash: [4, 3], interpolate: "step-after" },
+        encoding: { x, y, order: { field: "cost", type: "quantitative" } },
+      },
+      {
+        mark: { type: "point", filled: true, size: 90, opacity: 0.85 },
+        encoding: {
+          x,
+          y,
+          color: { field: "family", type: "nominal", title: "Family" },
+          shape: { field: "family", type: "nominal", title: "Family" },
+          tooltip: [
+            { field: "model", type: "nominal" },
+            { field: "id", type: "nominal", title: "run" },
+            { field: "cost", type: "quantitative", title: ax.title, format: ",.3~f" },
+            { field: "accuracy", type: "quantitative", format: ".2f" },
+          ],
+        },
+      },
+      {
+        transform: [{ filter: "datum.front" }],
+        mark: { type: "text", align: "left", baseline: "bottom", dx: 6, dy: -4, fontSize: 11 },
+        encoding: { x, y, text: { field: "model", type: "nominal" } },
+      },
+    ],
+  } as TopLevelSpec;
+}

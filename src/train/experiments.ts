@@ -11,16 +11,20 @@ import { batches, epochOrder, parseTransforms, type ImageSet, type Minicifar } f
 import { buildModel, countParams, featureExtractor, withNewHead } from "../models";
 import { torchInit, withInitSeed } from "../models/layers";
 import type { EpochMetrics, ModelSpec, RunRecord, TrainSpec } from "../results/types";
-import { saveRun } from "../results/store";
+import { currentVersions, openStore, saveRun } from "../results/store";
 import { startMeter, type Measured } from "./measure";
-import { DEFAULT_TRAIN, evaluate, featureSource, predictAll, trainModel, type DataSource, type TrainHooks, type TrainResult } from "./loop";
+import type { SweepSpec } from "./sweep";
+import { DEFAULT_TRAIN, DivergedError, evaluate, featureSource, predictAll, trainModel, type DataSource, type TrainHooks, type TrainResult } from "./loop";
 
 export type ProfileName = "quick" | "full";
 
 export interface Profile {
   name: ProfileName;
-  /** Models trained from scratch in notebook 01 (preset names or full specs), with their hyperparameters. */
-  scratch: { model: string; overrides?: Partial<ModelSpec>; train: TrainSpec }[];
+  /**
+   * The exploration's baseline (the cheapest ResNet and the default recipe): the centre of the one-factor sweeps,
+   * and the from-scratch reference of the transfer notebook.
+   */
+  baseline: { model: string; train: TrainSpec };
   /** Backbone for transfer learning (notebook 03). */
   backbone: string;
   /** CIFAR-100 pretraining: images per fine class (undefined = all 500 train / 100 test) and hyperparameters. */
@@ -31,42 +35,96 @@ export interface Profile {
   probe: TrainSpec;
   /** Fine-tuning of the whole model. */
   finetune: TrainSpec;
+  /**
+   * Notebook 01's hyperparameter exploration, run in order through `runSweep` (`sweep.ts`): the families first,
+   * then the optimisation knobs, the model knobs and the regularisation knobs one at a time around a baseline.
+   */
+  exploration: SweepSpec[];
 }
 
 const sgd = (o: Partial<TrainSpec>): TrainSpec => ({ ...DEFAULT_TRAIN, ...o });
 
+/**
+ * The exploration of one profile. Stage 1 compares the four families at one recipe (SGD, momentum 0.9, weight decay
+ * 5e-4, cosine, crop + flip). Stages 2–4 vary one group of knobs at a time around a baseline (the cheapest ResNet):
+ * optimisation (learning rate, optimizer, batch size, epochs), model (activation, width, depth, dropout) and
+ * regularisation (weight decay, transforms). The full profile ends with a random search over learning rate, weight
+ * decay and batch size. The baseline itself runs once, in stage 2.
+ */
+function exploration(profile: ProfileName, o: { families: string[]; baseline: Profile["baseline"]; familyEpochs: number; randomSamples: number; minutes?: number }): SweepSpec[] {
+  const train = { epochs: o.baseline.train.epochs, batchSize: o.baseline.train.batchSize, lr: o.baseline.train.lr };
+  const baseline = o.baseline.model;
+  const common = { profile, ...(o.minutes ? { budget: { minutes: o.minutes } } : {}) };
+  const stages: SweepSpec[] = [
+    { name: `${profile}-families`, base: { train: { ...train, epochs: o.familyEpochs } }, space: { model: o.families }, ...common },
+    {
+      name: `${profile}-optimisation`,
+      base: { model: baseline, train },
+      space: { train: [{}, { lr: 0.1 }, { lr: 0.02 }, { optimizer: "adam", lr: 0.002 }, { batchSize: 128, lr: 0.1 }, { epochs: 2 * train.epochs }] },
+      ...common,
+    },
+    {
+      name: `${profile}-model`,
+      base: { model: baseline, train },
+      space: { model: [{ preset: baseline, activation: "silu" }, { preset: baseline, widthMultiplier: 2 }, { preset: baseline, blocks: [2, 2, 2] }, { preset: baseline, dropout: 0.3 }] },
+      ...common,
+    },
+    {
+      name: `${profile}-regularisation`,
+      base: { model: baseline, train },
+      space: { train: [{ weightDecay: 0 }, { augment: [] }, { augment: ["crop4", "hflip", "cutout8"] }] },
+      ...common,
+    },
+  ];
+  if (o.randomSamples > 0) {
+    stages.push({
+      name: `${profile}-random`,
+      search: "random",
+      samples: o.randomSamples,
+      seed: 0,
+      base: { model: baseline, train },
+      space: { "train.lr": { min: 0.01, max: 0.2, log: true }, "train.weightDecay": { min: 1e-5, max: 2e-3, log: true }, "train.batchSize": [32, 64, 128] },
+      ...common,
+    });
+  }
+  return stages;
+}
+
+const QUICK_BASELINE: Profile["baseline"] = { model: "ResNet8-w8", train: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }) };
+const FULL_BASELINE: Profile["baseline"] = { model: "ResNet20-w16", train: sgd({ lr: 0.05, epochs: 15, batchSize: 64 }) };
+
 export const PROFILES: Record<ProfileName, Profile> = {
   quick: {
     name: "quick",
-    scratch: [
-      { model: "ResNet8-w8", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
-      { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 4, batchSize: 64 }) },
-      { model: "PreActResNet8-w16", train: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }) },
-      { model: "VGG11-w16", train: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }) },
-    ],
-    backbone: "ResNet8-w8",
+    baseline: QUICK_BASELINE,
+    backbone: QUICK_BASELINE.model,
     pretrainPerClass: 100,
     pretrainTestPerClass: 50,
     pretrain: sgd({ lr: 0.05, epochs: 3, batchSize: 64 }),
     probe: sgd({ lr: 0.1, epochs: 30, batchSize: 128, weightDecay: 0, augment: [] }),
     finetune: sgd({ lr: 0.01, epochs: 2, batchSize: 64 }),
+    exploration: exploration("quick", { families: ["ResNet8-w16", "PreActResNet8-w16", "VGG11-w16", "DenseNet-g12-small"], baseline: QUICK_BASELINE, familyEpochs: 4, randomSamples: 0 }),
   },
   full: {
     name: "full",
-    scratch: [
-      { model: "ResNet8-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
-      { model: "ResNet20-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
-      { model: "ResNet20-w16", overrides: { name: "ResNet20-w16-silu-drop0.2", activation: "silu", dropout: 0.2 }, train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
-      { model: "PreActResNet20-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
-      { model: "DenseNet-g12-small", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
-      { model: "VGG11-w16", train: sgd({ lr: 0.05, epochs: 30, batchSize: 64 }) },
-    ],
-    backbone: "ResNet20-w16",
+    baseline: FULL_BASELINE,
+    backbone: FULL_BASELINE.model,
     pretrain: sgd({ lr: 0.05, epochs: 15, batchSize: 64 }),
     probe: sgd({ lr: 0.1, epochs: 50, batchSize: 128, weightDecay: 0, augment: [] }),
     finetune: sgd({ lr: 0.01, epochs: 10, batchSize: 64 }),
+    exploration: exploration("full", { families: ["ResNet20-w16", "PreActResNet20-w16", "VGG11-w16", "DenseNet-g12-small"], baseline: FULL_BASELINE, familyEpochs: 30, randomSamples: 8, minutes: 240 }),
   },
 };
+
+/**
+ * The sweep that trains (or finds in the store) the profile's baseline alone: the first config of the optimisation
+ * stage, with the same run id, so notebook 03 reuses notebook 01's run instead of training it again.
+ */
+export function baselineSweep(p: Profile): SweepSpec {
+  const stage = p.exploration.find((s) => s.name === `${p.name}-optimisation`);
+  if (!stage) throw new Error(`profile ${p.name} has no optimisation stage holding its baseline`);
+  return { ...stage, budget: { runs: 1 } };
+}
 
 export function getProfile(name: string): Profile {
   const p = Object.prototype.hasOwnProperty.call(PROFILES, name) ? PROFILES[name as ProfileName] : undefined;
@@ -133,7 +191,15 @@ export interface ScratchRun {
   record: RunRecord;
 }
 
-/** Task 1: train one model from scratch on MINICIFAR, test it, and store the record. */
+/**
+ * Task 1: train one model from scratch on MINICIFAR, test it, and store the record.
+ *
+ * `track`: record the run in the store while it trains: status "running" with its set-up when it starts, each
+ * epoch as it ends, then the whole record; a NaN loss marks it "diverged" and any other error "failed" (with the
+ * error text and the epochs so far) before the error is rethrown. `checkpoint`: a checkpoint file written after
+ * every epoch and resumed from when it exists (`hooks.checkpoint`). `resultsDb`: the store (default
+ * reports/results.sqlite or LAB_RESULTS_DB).
+ */
 export async function trainFromScratch(o: {
   data: Minicifar;
   spec: ModelSpec;
@@ -142,23 +208,56 @@ export async function trainFromScratch(o: {
   id?: string;
   hooks?: TrainHooks;
   save?: boolean;
+  track?: boolean;
+  checkpoint?: string;
+  resultsDb?: string;
 }): Promise<ScratchRun> {
   tf.util.assert(o.spec.numClasses === o.data.classes.length, () => `model has ${o.spec.numClasses} classes, MINICIFAR has ${o.data.classes.length}`);
   const meter = startMeter();
   const model = buildModel(o.spec, o.train.seed);
-  const result = await trainModel(
-    model,
-    {
-      train: imageSource(o.data.train, o.train),
-      valid: o.data.valid.n > 0 ? imageSource(o.data.valid, o.train) : undefined,
-      test: imageSource(o.data.test, o.train),
-    },
-    o.train,
-    { label: o.spec.name, ...o.hooks },
-  );
-  const rec = record({ id: o.id ?? `scratch/${o.spec.name}`, task: "scratch", dataset: "minicifar", spec: o.spec, train: o.train, params: countParams(model), profile: o.profile, result, measured: await meter.finish(model, o.data.test) });
-  if (o.save !== false) saveRun(rec);
-  return { model, record: rec };
+  const id = `${o.profile}/${o.id ?? `scratch/${o.spec.name}`}`;
+  const store = o.track ? openStore(o.resultsDb) : undefined;
+  let result: TrainResult;
+  try {
+    store?.startRun({ id, task: "scratch", dataset: "minicifar", model: o.spec, train: o.train, params: countParams(model), backend: tf.getBackend(), profile: o.profile, versions: currentVersions(tf.version.tfjs) });
+    const onEpoch = o.hooks?.onEpoch;
+    result = await trainModel(
+      model,
+      {
+        train: imageSource(o.data.train, o.train),
+        valid: o.data.valid.n > 0 ? imageSource(o.data.valid, o.train) : undefined,
+        test: imageSource(o.data.test, o.train),
+      },
+      o.train,
+      {
+        label: o.spec.name,
+        ...o.hooks,
+        onEpoch: (m) => {
+          store?.addEpoch(id, m);
+          onEpoch?.(m);
+        },
+        ...(o.checkpoint ? { checkpoint: { file: o.checkpoint, modelSpec: o.spec } } : {}),
+      },
+    );
+  } catch (err) {
+    try {
+      store?.failRun(id, err, err instanceof DivergedError ? "diverged" : "failed");
+    } finally {
+      store?.close();
+      model.dispose();
+    }
+    throw err;
+  }
+  try {
+    const rec = record({ id: o.id ?? `scratch/${o.spec.name}`, task: "scratch", dataset: "minicifar", spec: o.spec, train: o.train, params: countParams(model), profile: o.profile, result, measured: await meter.finish(model, o.data.test) });
+    if (o.save !== false) {
+      if (store) store.saveRun(rec);
+      else saveRun(rec, o.resultsDb);
+    }
+    return { model, record: rec };
+  } finally {
+    store?.close();
+  }
 }
 
 /** Part 3, step 1: pretrain a backbone on (filtered) CIFAR-100. */

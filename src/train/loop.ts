@@ -190,7 +190,7 @@ export async function trainModel(
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
   validateTrainSpec(spec);
-  const progress = hooks.progress ?? new LineProgress();
+  const progress: ProgressListener = hooks.progress ?? new LineProgress();
   const label = hooks.label ?? model.name;
   const vars = (hooks.trainable ?? model.trainableWeights).map((w) => w.read() as tf.Variable);
   const numClasses = data.train.numClasses;
@@ -270,6 +270,7 @@ export async function trainModel(
       };
       epochs.push(m);
       hooks.onEpoch?.(m);
+      progress.onEpoch?.(m);
       progress.update(
         (epoch + 1) * stepsPerEpoch,
         `epoch ${epoch + 1}/${spec.epochs} loss ${m.trainLoss.toFixed(3)} acc ${(100 * m.trainAccuracy).toFixed(1)}%` +

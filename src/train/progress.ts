@@ -4,11 +4,15 @@
  * redraws one line; elsewhere (notebooks, CI logs) it prints a line every few
  * seconds so logs stay short.
  */
+import type { EpochMetrics } from "../results/types";
+
 export interface ProgressListener {
   /** `initial`: work already done (a resumed run), so that rate and ETA count only this session's. */
   start(label: string, total: number, unit?: string, initial?: number): void;
   update(done: number, info?: string): void;
   end(summary?: string): void;
+  /** A finished epoch's metrics (live displays redraw their curves). */
+  onEpoch?(m: EpochMetrics): void;
 }
 
 export function formatDuration(seconds: number): string {

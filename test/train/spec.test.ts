@@ -11,7 +11,7 @@ const RUNS = path.join(__dirname, "..", "fixtures", "report", "runs");
 
 test("old specs stay valid: DEFAULT_TRAIN, every profile's specs, and recorded runs (sgd, cosine/constant, crop4+hflip or [])", () => {
   validateTrainSpec(DEFAULT_TRAIN);
-  for (const p of Object.values(PROFILES)) for (const s of [...p.scratch.map((x) => x.train), p.pretrain, p.probe, p.finetune]) validateTrainSpec(s);
+  for (const p of Object.values(PROFILES)) for (const s of [p.baseline.train, p.pretrain, p.probe, p.finetune]) validateTrainSpec(s);
   for (const f of fs.readdirSync(RUNS)) validateTrainSpec(JSON.parse(fs.readFileSync(path.join(RUNS, f), "utf8")).train);
   validateTrainSpec({ ...DEFAULT_TRAIN, schedule: "constant", augment: [] });
   // DEFAULT_TRAIN means what it meant.
