@@ -594,6 +594,13 @@ class OneDnnBackend extends MathBackendCPU {
   private owned = new WeakMap<ArrayBufferLike, F32>();
   private registered = new WeakSet<ArrayBufferLike>();
 
+  constructor() {
+    super();
+    // The cpu backend's first write prints "install our node backend" in Node: wrong advice here (this is the
+    // native backend, and tfjs-node cannot install offline).
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
   alloc(n: number): F32 {
     const free = this.pool.get(n);
     let arr = free?.pop();

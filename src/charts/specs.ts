@@ -239,13 +239,38 @@ export function accuracyVsParamsSpec(
   } as TopLevelSpec;
 }
 
-/** Short, unique labels for a set of runs: model name, plus task or id when needed. */
+/**
+ * Short labels for a set of runs: the model name, plus the task when tasks differ; runs that share a name are told
+ * apart by the train settings they set to a value other than the group's most common one ("ResNet8-w8 lr=0.1"), or by
+ * the end of their id when their settings are the same.
+ */
 export function runLabels(runs: RunRecord[]): string[] {
   const tasks = new Set(runs.map((r) => r.task));
   const base = runs.map((r) => (tasks.size > 1 ? `${r.model.name} (${r.task})` : r.model.name));
-  const counts = new Map<string, number>();
-  for (const b of base) counts.set(b, (counts.get(b) ?? 0) + 1);
-  return runs.map((r, i) => ((counts.get(base[i]) ?? 0) > 1 ? r.id.split("/").pop() ?? r.id : base[i]));
+  const groups = new Map<string, number[]>();
+  base.forEach((b, i) => groups.set(b, [...(groups.get(b) ?? []), i]));
+  const out = [...base];
+  for (const [b, idx] of groups) {
+    if (idx.length < 2) continue;
+    const keys = [...new Set(idx.flatMap((i) => Object.keys(runs[i].train ?? {})))].sort();
+    const value = (i: number, k: string) => JSON.stringify((runs[i].train as unknown as Record<string, unknown>)?.[k] ?? null);
+    const mode = new Map(
+      keys.map((k) => {
+        const n = new Map<string, number>();
+        for (const i of idx) n.set(value(i, k), (n.get(value(i, k)) ?? 0) + 1);
+        return [k, [...n.entries()].sort((x, y) => y[1] - x[1])[0][0]] as const;
+      }),
+    );
+    for (const i of idx) {
+      const diff = keys.filter((k) => value(i, k) !== mode.get(k) && value(i, k) !== "null").map((k) => `${k}=${value(i, k).replace(/"/g, "")}`);
+      out[i] = diff.length ? `${b} ${diff.join(" ")}` : b;
+    }
+    // Still ambiguous (same settings, e.g. two seeds of nothing else): the end of the run id.
+    const seen = new Map<string, number>();
+    for (const i of idx) seen.set(out[i], (seen.get(out[i]) ?? 0) + 1);
+    for (const i of idx) if ((seen.get(out[i]) ?? 0) > 1) out[i] = `${out[i]} ${runs[i].id.split("/").pop() ?? runs[i].id}`;
+  }
+  return out;
 }
 
 /** Validation (solid) and training (dashed) accuracy and loss per epoch, one colour per run. */
@@ -269,7 +294,7 @@ export function trainingCurvesSpec(run: RunRecord | RunRecord[], options: { widt
     transform: [{ filter: { field: "metric", equal: metric } }],
     mark: { type: "line" as const, point: runs.length === 1 ? { size: 30 } : false, strokeWidth: 2.5 },
     encoding: {
-      x: { field: "epoch", type: "quantitative" as const, title: "Epoch", axis: { tickMinStep: 1 } },
+      x: { field: "epoch", type: "quantitative" as const, title: "Epoch", axis: { tickMinStep: 1, format: "d" } },
       y: { field: "value", type: "quantitative" as const, title, scale: { zero: false } },
       color: { field: "run", type: "nominal" as const, title: "Run", legend: { orient: "right" as const, labelLimit: 320 } },
       strokeDash: {
@@ -391,9 +416,9 @@ export type TradeoffAxis = keyof typeof TRADEOFF_AXES;
  */
 export function tradeoffSpec(runs: RunRecord[], axis: TradeoffAxis, options: { width?: number; height?: number; title?: string | null } = {}): TopLevelSpec {
   const ax = TRADEOFF_AXES[axis];
-  const rows = runs
-    .filter((r) => Number.isFinite(r.testAccuracy) && Number.isFinite(r[axis] as number) && (r[axis] as number) > 0)
-    .map((r) => ({ id: r.id, model: r.model.name, family: r.model.family, cost: r[axis] as number, accuracy: +(100 * r.testAccuracy).toFixed(2), front: false }));
+  const kept = runs.filter((r) => Number.isFinite(r.testAccuracy) && Number.isFinite(r[axis] as number) && (r[axis] as number) > 0);
+  const labels = runLabels(kept);
+  const rows = kept.map((r, i) => ({ id: r.id, model: labels[i], family: r.model.family, cost: r[axis] as number, accuracy: +(100 * r.testAccuracy).toFixed(2), front: false }));
   // Pareto front: sorted by cost, keep the runs more accurate than every cheaper one.
   let bestAcc = -Infinity;
   for (const row of [...rows].sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy)) {
@@ -402,7 +427,7 @@ export function tradeoffSpec(runs: RunRecord[], axis: TradeoffAxis, options: { w
       bestAcc = row.accuracy;
     }
   }
-  const x = { field: "cost", type: "quantitative" as const, title: ax.title, scale: { type: "log" as const, zero: false }, axis: { format: ax.format, grid: true } };
+  const x = { field: "cost", type: "quantitative" as const, title: ax.title, scale: { type: "log" as const }, axis: { format: ax.format, grid: true } };
   const y = { field: "accuracy", type: "quantitative" as const, title: "Test accuracy (%)", scale: { zero: false } };
   const title = options.title === null ? {} : { title: { text: options.title ?? `Accuracy vs ${ax.title.replace(/ \(.*$/, "").toLowerCase()}`, subtitle: "MINICIFAR test accuracy · line: the best accuracy at each cost (Pareto front)" } };
   return {

@@ -9,6 +9,9 @@ import {
   chartBundle,
   renderSvg,
   trainingCurvesSpec,
+  tradeoffSpec,
+  runLabels,
+  LiveTraining,
   transferRows,
   transferSpec,
   OURS_LABEL,
@@ -118,4 +121,62 @@ test("transfer rows compare like with like: only scratch runs of the transferred
   const same = runs.map((r) => (r.task === "scratch" && r.model.name === "ResNet20-w16" ? { ...r, model: { ...r.model, name: "ResNet18" } } : r));
   const rows = transferRows(same);
   assert.deepEqual([...new Set(rows.filter((r) => r.task === "scratch").map((r) => r.model))], ["ResNet18"]);
+});
+
+test("trade-off charts: accuracy against parameters, training time and inference latency on a log axis, the Pareto front marked", async () => {
+  // The fixture records predate latency: give all but one a latency (the one without is left out of that chart).
+  const scratch = runs.filter((r) => r.task === "scratch").map((r, i) => (i === 0 ? r : { ...r, inferenceMsPerImage: 0.05 + r.params / 1e6 }));
+  for (const axis of ["params", "trainSeconds", "inferenceMsPerImage"] as const) {
+    const spec = tradeoffSpec(scratch, axis) as AnyObj;
+    const rows = spec.data.values as AnyObj[];
+    const usable = scratch.filter((r) => Number.isFinite(r[axis] as number) && (r[axis] as number) > 0);
+    assert.equal(rows.length, usable.length, axis);
+    assert.ok(rows.length >= scratch.length - 1, axis);
+    assert.equal(spec.layer[1].encoding.x.scale.type, "log");
+    // The front: sorted by cost, each point more accurate than every cheaper one; every other point is beaten.
+    const sorted = [...rows].sort((a, b) => a.cost - b.cost);
+    let best = -Infinity;
+    for (const r of sorted) {
+      assert.equal(r.front, r.accuracy > best, `${axis} ${r.model}`);
+      best = Math.max(best, r.accuracy);
+    }
+    assert.ok(rows.some((r) => r.front));
+    assert.match(await renderSvg(spec as never), /^<svg/);
+  }
+  assert.throws(() => tradeoffSpec(scratch, "flops" as never));
+});
+
+test("run labels tell apart runs of one model by the settings they change, else by id", () => {
+  const [a] = runs.filter((r) => r.task === "scratch");
+  const variant = (id: string, train: AnyObj) => ({ ...a, id: `p/sweep/s/${id}`, train: { ...a.train, ...train } });
+  const labels = runLabels([variant("h1", {}), variant("h2", { lr: 0.2 }), variant("h3", {}), variant("h4", { optimizer: "adam", momentum: undefined })]);
+  assert.deepEqual(labels, [`${a.model.name} h1`, `${a.model.name} lr=0.2`, `${a.model.name} h3`, `${a.model.name} optimizer=adam`]);
+  assert.deepEqual(runLabels([a]), [a.model.name]);
+});
+
+test("LiveTraining keeps one updatable output in a notebook: the first bundle is a display, every later one updates it", async () => {
+  const key = path.join(__dirname, "fake-tslab", "node_modules", "tslab", "dist", "jupyter.js");
+  const sent: { data: Record<string, unknown>; transient: AnyObj; update: boolean }[] = [];
+  const fake = { lastWriteDisplayData: (msg: { data: Record<string, unknown>; transient: AnyObj }, update: boolean) => void sent.push({ data: msg.data, transient: msg.transient, update }) };
+  (require.cache as Record<string, unknown>)[key] = { id: key, filename: key, loaded: true, exports: fake };
+  try {
+    const live = new LiveTraining(0);
+    live.start("ResNet8 <b>", 4, "steps");
+    live.update(1, "epoch 1/2");
+    live.onEpoch({ epoch: 1, trainLoss: 1.2, trainAccuracy: 0.4, valLoss: 1.1, valAccuracy: 0.5, lr: 0.1, seconds: 1 });
+    live.update(3, "epoch 2/2");
+    live.onEpoch({ epoch: 2, trainLoss: 1.0, trainAccuracy: 0.5, valLoss: 0.9, valAccuracy: 0.6, lr: 0.05, seconds: 1 });
+    live.end("done: val 60%");
+    await live.flush();
+  } finally {
+    delete require.cache[key];
+  }
+  assert.ok(sent.length >= 4);
+  const ids = new Set(sent.map((s) => s.transient.display_id));
+  assert.equal(ids.size, 1, "one display id");
+  assert.deepEqual(sent.map((s) => s.update), [false, ...sent.slice(1).map(() => true)]);
+  const last = sent[sent.length - 1].data;
+  assert.equal(last["text/plain"], "done: val 60%");
+  assert.match(String(last["text/html"]), /<svg[\s\S]*<\/svg>/, "the curves");
+  assert.match(String(sent[0].data["text/html"]), /ResNet8 &lt;b&gt;/, "text is escaped");
 });
