@@ -8,6 +8,7 @@ import * as path from "path";
 import { initBackend } from "./backend";
 import { minicifarJson, parseMinicifarArgs } from "./data";
 import { readNotebook, runNotebook } from "./notebook";
+import { runNotebooks } from "./notebook/cache";
 import { buildReport } from "./report";
 import { buildModel, presetSpec, modelSummary, forwardFlops, PRESETS } from "./models";
 import type { ModelSpec } from "./results/types";
@@ -23,11 +24,13 @@ const NOTEBOOK_DIR = path.join(REPO_ROOT, "notebooks");
 const USAGE = `usage: minicifar-lab <command> [options]
 
 commands:
-  build [--profile quick|full] [--only 01,03] [--no-pdf] [--quiet]
+  build [--profile quick|full] [--only 01,03] [--force] [--no-pdf] [--quiet|--log-output] [TIMEOUTS]
         compile src/, execute every notebook headlessly (reports/notebooks/),
         then write reports/report.html, reports/slides.html and reports/slides.pdf;
+        a notebook whose code, parameters and imported src/ files are unchanged since its
+        last successful run is reused, not executed (--force executes everything);
         cell output (training progress) is echoed unless --quiet
-  run NOTEBOOK [--output FILE] [-p NAME VALUE]... [--quiet]
+  run NOTEBOOK [--output FILE] [-p NAME VALUE]... [--quiet|--log-output] [TIMEOUTS]
         execute one notebook (values are JSON, else strings); the executed copy goes to
         reports/runs/NAME.ipynb unless --output says otherwise (build outputs are never touched)
   report [--profile quick|full] [--no-pdf]
@@ -53,6 +56,8 @@ commands:
   compile
         compile src/ to dist/ (what notebooks import)
 
+TIMEOUTS (seconds): --cell-timeout S (each cell), --notebook-timeout S (the whole notebook),
+  --start-timeout S (the kernel's start, default 60)
 options may also be written --name=value; LAB_PROFILE sets the default profile of build and report`;
 
 class UsageError extends Error {}
@@ -143,35 +148,65 @@ async function report(profile: string, pdf: boolean, notebooks?: string[]): Prom
   return r.pdfError ? 2 : 0;
 }
 
+/** --cell-timeout, --notebook-timeout and --start-timeout (seconds) as runNotebook options. */
+function takeTimeouts(args: string[]): { cellTimeoutMs?: number; notebookTimeoutMs?: number; startTimeoutMs?: number } {
+  const out: { cellTimeoutMs?: number; notebookTimeoutMs?: number; startTimeoutMs?: number } = {};
+  for (const [flag, key] of [["--cell-timeout", "cellTimeoutMs"], ["--notebook-timeout", "notebookTimeoutMs"], ["--start-timeout", "startTimeoutMs"]] as const) {
+    const v = takeOption(args, flag);
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got "${v}"`);
+    out[key] = n * 1000;
+  }
+  return out;
+}
+
+/** Output echo: on by default; --quiet turns it off, --log-output (papermill's flag) keeps it on. */
+function takeLogOutput(args: string[]): boolean {
+  const quiet = takeFlag(args, "--quiet");
+  const explicit = takeFlag(args, "--log-output");
+  if (quiet && explicit) throw new UsageError("--quiet and --log-output contradict each other");
+  return !quiet;
+}
+
 async function build(args: string[]): Promise<number> {
   const profile = checkProfile(takeOption(args, "--profile") ?? process.env.LAB_PROFILE ?? "quick");
   const only = takeOption(args, "--only");
   const pdf = !takeFlag(args, "--no-pdf");
-  const logOutput = !takeFlag(args, "--quiet");
+  const force = takeFlag(args, "--force");
+  const logOutput = takeLogOutput(args);
+  const timeouts = takeTimeouts(args);
   noRest(args, "build");
   const t0 = Date.now();
   const notebooks = listNotebooks(only);
   notebooks.forEach((nb) => readNotebook(nb));
   await initBackend(); // the notebooks' kernels make the same choice; print it in the build log too
   compile();
-  const outDir = path.join(REPO_ROOT, "reports", "notebooks");
-  const executed: string[] = [];
-  const times: string[] = [];
-  for (const nb of notebooks) {
-    const out = path.join(outDir, path.basename(nb));
-    console.log(`\n== ${path.basename(nb)} (profile ${profile})`);
-    const r = await runNotebook(nb, out, { parameters: { profile }, log: (l) => console.log(l), logOutput });
-    executed.push(out);
-    times.push(`${path.basename(nb)} ${r.seconds.toFixed(0)}s`);
-  }
+  const outcomes = await runNotebooks({
+    notebooks,
+    outDir: path.join(REPO_ROOT, "reports", "notebooks"),
+    parameters: { profile },
+    root: REPO_ROOT,
+    force,
+    log: (l) => console.log(l.startsWith("== ") ? `\n${l} (profile ${profile})` : l),
+    logOutput,
+    ...timeouts,
+  });
+  const executed = outcomes.map((x) => x.output);
+  const reused = outcomes.filter((x) => x.how === "reused").map((x) => path.basename(x.notebook));
+  const times = outcomes.map((x) => `${path.basename(x.notebook)} ${x.how === "reused" ? "reused" : `${x.seconds.toFixed(0)}s`}`);
   const code = await report(profile, pdf, only ? undefined : executed);
-  console.log(`\nbuild finished in ${((Date.now() - t0) / 1000).toFixed(0)}s (${times.join(", ")})`);
+  const ran = notebooks.length - reused.length;
+  console.log(
+    `\nbuild finished in ${((Date.now() - t0) / 1000).toFixed(0)}s: ${ran} notebook${ran === 1 ? "" : "s"} executed, ${reused.length} reused${reused.length ? ` (${reused.join(", ")})` : ""} (${times.join(", ")})`,
+  );
   return code;
 }
 
 async function run(args: string[]): Promise<number> {
   const output = takeOption(args, "--output");
-  const logOutput = !takeFlag(args, "--quiet");
+  const logOutput = takeLogOutput(args);
+  const timeouts = takeTimeouts(args);
   const parameters: Record<string, unknown> = {};
   for (let i = args.indexOf("-p"); i >= 0; i = args.indexOf("-p")) {
     const [name, value] = [args[i + 1], args[i + 2]];
@@ -184,7 +219,7 @@ async function run(args: string[]): Promise<number> {
   readNotebook(input); // fail fast on a missing or malformed notebook
   compile();
   const out = output ? path.resolve(output) : path.join(REPO_ROOT, "reports", "runs", path.basename(input));
-  const r = await runNotebook(input, out, { parameters, log: (l) => console.log(l), logOutput });
+  const r = await runNotebook(input, out, { parameters, log: (l) => console.log(l), logOutput, ...timeouts });
   console.log(`executed ${r.cells} cells in ${r.seconds.toFixed(1)}s → ${r.output}`);
   return 0;
 }

@@ -17,3 +17,4 @@ export { KernelClient, KernelDiedError, CellTimeoutError, type ExecuteResult, ty
 export { OutputCollector } from "./outputs";
 export { injectParameters, parametersSource, parseDeclarations, toTsLiteral, PARAMETERS_TAG, INJECTED_TAG } from "./parameters";
 export { kernelNameOf, resolveTslab, SUPPORTED_KERNELS } from "./resolve";
+export { notebookDependencies, notebookCacheKey, staleReason, runNotebooks, relativeImports, type CacheKey, type NotebookOutcome, type RunNotebooksOptions } from "./cache";

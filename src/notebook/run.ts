@@ -8,6 +8,7 @@ import { joinSource, readNotebook, writeNotebook, type CodeCell, type Notebook, 
 import { OutputCollector } from "./outputs";
 import { injectParameters, INJECTED_TAG } from "./parameters";
 import { kernelNameOf, resolveTslab } from "./resolve";
+import type { CacheKey } from "./cache";
 
 export interface RunNotebookOptions {
   parameters?: Record<string, unknown>;
@@ -19,6 +20,10 @@ export interface RunNotebookOptions {
   cellTimeoutMs?: number;
   /** Time limit for the kernel to start answering (default 60 s). */
   startTimeoutMs?: number;
+  /** Time limit for the whole notebook in ms, kernel start included (default: none). */
+  notebookTimeoutMs?: number;
+  /** The build cache's key (`cache.ts`), stored in the executed notebook's metadata. */
+  cache?: CacheKey;
   /** Progress lines (one per cell, plus warnings). */
   log?: (line: string) => void;
   /** Also pass cell outputs (stream text) to `log` as they arrive. */
@@ -101,7 +106,9 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
     parameters: opts.parameters ?? {},
     start_time: new Date(t0).toISOString(),
     status: "running",
+    ...(opts.cache ? { cache_key: opts.cache.key, cache_parts: opts.cache.parts } : {}),
   };
+  const deadline = opts.notebookTimeoutMs && opts.notebookTimeoutMs > 0 ? t0 + opts.notebookTimeoutMs : Infinity;
   nb.metadata.minicifar_lab = meta;
 
   const runnable = nb.cells
@@ -120,7 +127,7 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
       binary: tslab,
       cwd: path.resolve(opts.cwd ?? path.dirname(path.resolve(input))),
       env: opts.env,
-      startTimeoutMs: opts.startTimeoutMs,
+      startTimeoutMs: Math.min(opts.startTimeoutMs ?? 60_000, Math.max(1, deadline - Date.now())),
     });
   } catch (err) {
     throw new Error(`notebook ${input}: cannot start the tslab kernel: ${(err as Error).message}`);
@@ -144,9 +151,12 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
         throw new NotebookCellError(input, index + 1, k + 1, runnable.length, source, text, output);
       };
       let res;
+      const left = deadline - Date.now();
+      const notebookLimited = left < (opts.cellTimeoutMs && opts.cellTimeoutMs > 0 ? opts.cellTimeoutMs : Infinity);
       try {
+        if (left <= 0) throw new CellTimeoutError(0);
         res = await kernel.execute(source, {
-          timeoutMs: opts.cellTimeoutMs,
+          timeoutMs: notebookLimited ? Math.max(1, left) : opts.cellTimeoutMs,
           collector,
           onOutput: opts.logOutput
             ? (o) => {
@@ -161,7 +171,14 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
       } catch (err) {
         const e = err as Error;
         if (e instanceof CellTimeoutError) graceMs = 300; // the kernel is busy: don't wait long for a clean exit
-        const prefix = e instanceof CellTimeoutError ? "timeout: " : e instanceof KernelDiedError ? "" : "kernel error: ";
+        const prefix =
+          e instanceof CellTimeoutError
+            ? notebookLimited
+              ? `timeout: the notebook did not finish within its limit of ${(opts.notebookTimeoutMs! / 1000).toFixed(1)} s; `
+              : "timeout: "
+            : e instanceof KernelDiedError
+              ? ""
+              : "kernel error: ";
         const partial = errorTextOf(cell.outputs);
         return fail(`${prefix}${e.message}${partial ? `\n${partial}` : ""}`);
       }
