@@ -129,6 +129,20 @@ test("a cell that times out or kills the kernel is an error naming the cell; no 
     assert.match(e.message, /kernel process died \(exit code 3\)/);
     return true;
   });
+  // The partial notebook is saved: the first cell's output, the dead cell marked, the rest not run.
+  const partial = readNotebook(path.join(tmp, "dies.out.ipynb"));
+  assert.equal((partial.metadata.minicifar_lab as { status: string; failed_cell: number }).status, "failed");
+  assert.equal((partial.metadata.minicifar_lab as { failed_cell: number }).failed_cell, 2);
+  assert.match(JSON.stringify(code(partial)[0].outputs), /ok/);
+  assert.equal(code(partial)[2].execution_count, null);
+  // A time limit for the whole notebook: cells of 1 s each, a 4 s budget (kernel start included).
+  const steady = mk("steady.ipynb", ["1", ...Array.from({ length: 5 }, () => "await new Promise((r) => setTimeout(r, 1000));")]);
+  await assert.rejects(runNotebook(steady, path.join(tmp, "steady.out.ipynb"), { notebookTimeoutMs: 4000, cellTimeoutMs: 60_000 }), (e: unknown) => {
+    assert.ok(e instanceof NotebookCellError);
+    assert.ok(e.codeCellNumber >= 2 && e.codeCellNumber <= 5, String(e.codeCellNumber));
+    assert.match(e.message, /the notebook did not finish within its limit of 4\.0 s/);
+    return true;
+  });
   assert.deepEqual(tslabChildren(), []);
 });
 
