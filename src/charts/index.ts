@@ -2,6 +2,7 @@ export {
   accuracyVsParamsSpec,
   trainingCurvesSpec,
   tradeoffSpec,
+  tradeoffPanelsSpec,
   TRADEOFF_AXES,
   transferSpec,
   transferRows,

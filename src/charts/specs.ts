@@ -409,12 +409,8 @@ export const TRADEOFF_AXES = {
 } as const;
 export type TradeoffAxis = keyof typeof TRADEOFF_AXES;
 
-/**
- * A compromise chart: MINICIFAR test accuracy (%) against a cost of the run (parameters, training time or inference
- * latency, log scale), one point per finished run, coloured by family; the Pareto front (the runs no other run
- * beats on both accuracy and cost) is drawn as a line and its points are labelled.
- */
-export function tradeoffSpec(runs: RunRecord[], axis: TradeoffAxis, options: { width?: number; height?: number; title?: string | null } = {}): TopLevelSpec {
+/** Points (with the Pareto front marked) and layers of one compromise panel: accuracy against one cost axis. */
+function tradeoffView(runs: RunRecord[], axis: TradeoffAxis, width: number, height: number) {
   const ax = TRADEOFF_AXES[axis];
   const kept = runs.filter((r) => Number.isFinite(r.testAccuracy) && Number.isFinite(r[axis] as number) && (r[axis] as number) > 0);
   const labels = runLabels(kept);
@@ -429,13 +425,9 @@ export function tradeoffSpec(runs: RunRecord[], axis: TradeoffAxis, options: { w
   }
   const x = { field: "cost", type: "quantitative" as const, title: ax.title, scale: { type: "log" as const }, axis: { format: ax.format, grid: true } };
   const y = { field: "accuracy", type: "quantitative" as const, title: "Test accuracy (%)", scale: { zero: false } };
-  const title = options.title === null ? {} : { title: { text: options.title ?? `Accuracy vs ${ax.title.replace(/ \(.*$/, "").toLowerCase()}`, subtitle: "MINICIFAR test accuracy · line: the best accuracy at each cost (Pareto front)" } };
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    ...title,
-    width: options.width ?? 520,
-    height: options.height ?? 320,
-    config: CHART_CONFIG,
+    width,
+    height,
     data: { values: rows },
     layer: [
       {
@@ -460,9 +452,38 @@ export function tradeoffSpec(runs: RunRecord[], axis: TradeoffAxis, options: { w
       },
       {
         transform: [{ filter: "datum.front" }],
-        mark: { type: "text", align: "left", baseline: "bottom", dx: 6, dy: -4, fontSize: 11 },
+        mark: { type: "text", align: "left", baseline: "bottom", dx: 6, dy: -4, fontSize: 11, limit: Math.round(width * 0.9) },
         encoding: { x, y, text: { field: "model", type: "nominal" } },
       },
     ],
+  };
+}
+
+/**
+ * A compromise chart: MINICIFAR test accuracy (%) against a cost of the run (parameters, training time or inference
+ * latency, log scale), one point per finished run, coloured by family; the Pareto front (the runs no other run
+ * beats on both accuracy and cost) is drawn as a line and its points are labelled.
+ */
+export function tradeoffSpec(runs: RunRecord[], axis: TradeoffAxis, options: { width?: number; height?: number; title?: string | null } = {}): TopLevelSpec {
+  const ax = TRADEOFF_AXES[axis];
+  const title = options.title === null ? {} : { title: { text: options.title ?? `Accuracy vs ${ax.title.replace(/ \(.*$/, "").toLowerCase()}`, subtitle: "MINICIFAR test accuracy · line: the best accuracy at each cost (Pareto front)" } };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    ...title,
+    config: CHART_CONFIG,
+    ...tradeoffView(runs, axis, options.width ?? 520, options.height ?? 320),
+  } as TopLevelSpec;
+}
+
+/** The three compromise charts side by side, one shared legend (the slides' compromise page). */
+export function tradeoffPanelsSpec(runs: RunRecord[], options: { width?: number; height?: number } = {}): TopLevelSpec {
+  const axes = Object.keys(TRADEOFF_AXES) as TradeoffAxis[];
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    config: { ...CHART_CONFIG, legend: { ...CHART_CONFIG.legend, orient: "right" } },
+    hconcat: axes.map((a) => tradeoffView(runs, a, options.width ?? 300, options.height ?? 300)),
+    spacing: 70,
+    bounds: "flush",
+    resolve: { scale: { color: "shared", shape: "shared" }, legend: { color: "shared", shape: "shared" } },
   } as TopLevelSpec;
 }

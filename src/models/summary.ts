@@ -115,3 +115,55 @@ export function modelSummary(model: tf.LayersModel): ModelSummary {
   const flops = model.layers.reduce((s, l) => s + layerMacs(l), 0);
   return { params: trainable, nonTrainable: all - trainable, flops, sizeBytes: 4 * all, layers };
 }
+
+export interface StageSummary {
+  /** "stem", "layer1" … (ResNets), "dense1", "trans1" … (DenseNet), "stage1" … (VGG: up to each max-pool), "head". */
+  name: string;
+  /** Output shape [H, W, C] of the stage's last layer. */
+  outputShape: number[];
+  /** Residual blocks / dense bottlenecks / convs in the stage (0 for stem and head bookkeeping layers). */
+  units: number;
+  /** Trainable parameters. */
+  params: number;
+  /** FLOPs per image (as `forwardFlops`). */
+  flops: number;
+}
+
+const HEAD = new Set(["features", "linear", "classifier", "bn", "act"]);
+const STEM = new Set(["conv1", "bn1", "act1"]);
+
+/**
+ * The model's stages, in order, from its kuangliu layer names: the stem (conv1 and its BN/activation), each
+ * stage (`layer<k>`, `dense<k>`, `trans<k>`; VGG's `features.<i>` split after every max-pool), and the head
+ * (final BN/activation, pooling, classifier). Parameters and FLOPs of the stages sum to the model's.
+ */
+export function stageSummary(model: tf.LayersModel): StageSummary[] {
+  const stages: StageSummary[] = [];
+  let vggStage = 1;
+  let vggOpen = false;
+  for (const l of model.layers) {
+    if (l.getClassName() === "InputLayer") continue;
+    const top = l.name.split(".")[0];
+    let name: string;
+    if (top === "features" && l.name.includes(".")) {
+      // VGG: features.<i>; a stage ends at each max-pool, the final average pool belongs to the head.
+      name = l.getClassName() === "AveragePooling2D" && !vggOpen ? "head" : `stage${vggStage}`;
+    } else name = STEM.has(top) ? "stem" : HEAD.has(top) ? "head" : top;
+    let s = stages[stages.length - 1];
+    if (!s || s.name !== name) {
+      s = { name, outputShape: [], units: 0, params: 0, flops: 0 };
+      stages.push(s);
+    }
+    s.params += l.trainableWeights.reduce((n, w) => n + numel(w.shape), 0);
+    s.flops += layerFlops(l);
+    s.outputShape = outShape(l);
+    const cls = l.getClassName();
+    if (name.startsWith("stage")) {
+      if (cls === "Conv2D") s.units++;
+      vggOpen = cls !== "MaxPooling2D";
+      if (cls === "MaxPooling2D") vggStage++;
+    } else if (/^(layer|dense)\d/.test(name) && cls === "Add") s.units++;
+    else if (/^dense\d/.test(name) && cls === "Concatenate") s.units++;
+  }
+  return stages;
+}

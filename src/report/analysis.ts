@@ -32,6 +32,21 @@ export function chosenScratchRun(runs: RunRecord[]): RunRecord | undefined {
   return best;
 }
 
+/**
+ * Per model family, the finished run with the best final validation accuracy (the test set does not choose; ties
+ * go to test accuracy), best test accuracy first: the exploration's answer for each family.
+ */
+export function bestPerFamily(runs: RunRecord[]): RunRecord[] {
+  const best = new Map<string, RunRecord>();
+  const val = (r: RunRecord) => (Number.isFinite(finalValAccuracy(r)) ? finalValAccuracy(r) : -1);
+  for (const r of runs) {
+    if (r.status !== undefined && r.status !== "done") continue;
+    const prev = best.get(r.model.family);
+    if (!prev || val(r) > val(prev) || (val(r) === val(prev) && r.testAccuracy > prev.testAccuracy)) best.set(r.model.family, r);
+  }
+  return [...best.values()].sort((a, b) => b.testAccuracy - a.testAccuracy);
+}
+
 /** Last epoch's validation accuracy (NaN when no epochs were recorded). */
 export function finalValAccuracy(r: RunRecord): number {
   const e = r.epochs?.[r.epochs.length - 1];

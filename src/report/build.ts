@@ -14,7 +14,7 @@ import { renderNotebookFile, type RenderedNotebook } from "./notebook";
 import { DEFAULT_TEMPLATES_DIR, readTemplateFile, renderTemplate } from "./template";
 import { buildSlides, runsTable, sortRuns } from "./slides";
 import { conclusions, runsOfTask } from "./analysis";
-import { htmlToPdf } from "./pdf";
+import { describeOverflows, htmlToPdf, type SlideOverflow } from "./pdf";
 
 export interface BuildReportOptions {
   /** Executed .ipynb files, in report order. */
@@ -42,6 +42,8 @@ export interface BuildReportResult {
   pdfError?: string;
   /** Number of slide pages. */
   slides: number;
+  /** Slides whose content does not fit (measured in Chromium while printing the PDF). */
+  overflows?: SlideOverflow[];
 }
 
 export const DEFAULT_TITLE = "MINICIFAR: training CNNs from scratch and by transfer in TensorFlow.js";
@@ -128,7 +130,9 @@ export async function buildReport(options: BuildReportOptions): Promise<BuildRep
   const pdf = options.pdf ?? true ? await htmlToPdf(slidesHtml, pdfFile, { chromium: options.chromium }) : undefined;
   if (pdf?.pdf) {
     result.pdf = pdf.pdf;
+    result.overflows = pdf.overflows ?? [];
     log(`pdf: ${pdf.pdf}`);
+    for (const line of describeOverflows(result.overflows)) log(line);
   } else {
     if (pdf) {
       result.pdfError = pdf.error ?? "PDF not written";

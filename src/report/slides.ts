@@ -4,11 +4,14 @@
  */
 import type { RunRecord } from "../results/types";
 import { KUANGLIU, type ReferenceModel } from "../results/kuangliu";
-import { ACCURACY_SUBTITLE, accuracyVsParamsSpec, transferRows, transferSpec, TRANSFER_TASK_TITLES } from "../charts/specs";
+import { ACCURACY_SUBTITLE, accuracyVsParamsSpec, runLabels, tradeoffPanelsSpec, transferRows, transferSpec, TRANSFER_TASK_TITLES } from "../charts/specs";
+import { buildModel } from "../models";
+import { forwardFlops, stageSummary } from "../models/summary";
 import { renderSvg } from "../charts/render";
 import { escapeHtml, inlineSvg } from "./html";
 import { formatDuration, formatParams, formatPercent, formatRate } from "./format";
 import {
+  bestPerFamily,
   chosenScratchRun,
   conclusions,
   finalValAccuracy,
@@ -124,41 +127,126 @@ function titleSlide(runs: RunRecord[], o: SlidesOptions): string {
   );
 }
 
-function architectureSlide(runs: RunRecord[]): string {
-  const scratch = runsOfTask(runs, "scratch");
+const FAMILY_TITLES: Record<string, string> = { resnet: "ResNet", preact_resnet: "PreActResNet", densenet: "DenseNet", vgg: "VGG" };
+const UNIT_LABEL: Record<string, string> = { resnet: "Blocks", preact_resnet: "Blocks", densenet: "Units", vgg: "Convs" };
+
+/**
+ * One slide per architecture family: the family's best run (by validation accuracy) with its knobs and results, and
+ * the table of its stages (output size, blocks, parameters, FLOPs) from the model built from the recorded spec.
+ */
+function architectureSlides(runs: RunRecord[]): string[] {
   const chosen = chosenScratchRun(runs);
-  if (!chosen) return slide("architecture", "Chosen architecture", empty("No from-scratch runs are recorded, so there is no architecture to describe yet."));
-  const m = chosen.model;
-  const kv: [string, string][] = [
-    ["Family", m.family],
-    ["Model", m.name],
-    ["Stages", String(m.blocks.length)],
-    ["Blocks per stage", m.blocks.join(" / ")],
-    ["Widths (channels)", m.widths.join(" / ")],
-    ["Activation", m.activation],
-    ["Dropout", m.dropout ? String(m.dropout) : "none"],
-    ["Classes", String(m.numClasses)],
-    ["Parameters", `${formatParams(chosen.params)} (${chosen.params.toLocaleString("en-US")})`],
-    ["Validation accuracy", formatPercent(finalValAccuracy(chosen))],
-    ["Test accuracy", formatPercent(chosen.testAccuracy)],
-    ["Epochs", String(chosen.epochs?.length ?? chosen.train.epochs)],
-  ];
-  const left = `<div class="col"><dl class="kv">${kv.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join("")}</dl></div>`;
-  const candidates = bestPerModel(scratch).slice(0, 8);
-  const right =
-    candidates.length > 1
-      ? `<div class="col wide"><p class="note">Architectures trained from scratch (best run of each; chosen = highest validation accuracy, so the test set plays no part in the choice)</p>` +
-        table(
-          [{ label: "Model" }, { label: "Blocks" }, { label: "Widths" }, { label: "Act." }, { label: "Params", num: true }, { label: "Test acc.", num: true }],
-          candidates.map((r) => ({
-            highlight: r.id === chosen.id,
-            cells: [e(r.model.name), e(r.model.blocks.join("/")), e(r.model.widths.join("/")), e(r.model.activation), e(formatParams(r.params)), e(formatPercent(r.testAccuracy, 1))],
+  const best = bestPerFamily(runsOfTask(runs, "scratch"));
+  if (!chosen || best.length === 0) return [slide("architecture", "Architectures", empty("No from-scratch runs are recorded, so there is no architecture to describe yet."))];
+  return best.map((r) => {
+    const m = r.model;
+    // The stage table comes from the model rebuilt from the recorded spec; a record the current code cannot build
+    // (an older family name, say) keeps its slide with the recorded blocks and widths instead.
+    let stages: ReturnType<typeof stageSummary> | undefined;
+    let flops = r.flops ?? NaN;
+    let why = "";
+    try {
+      const model = buildModel(m);
+      try {
+        stages = stageSummary(model);
+        flops = forwardFlops(model);
+      } finally {
+        model.dispose();
+      }
+    } catch (err) {
+      why = (err as Error).message.split("\n")[0];
+    }
+    const kv: [string, string][] = [
+      ["Model", m.name],
+      ...(m.block ? ([["Block", m.block]] as [string, string][]) : []),
+      ["Activation", m.activation],
+      ["Dropout", m.dropout ? String(m.dropout) : "none"],
+      ["Parameters", `${formatParams(r.params)} (${r.params.toLocaleString("en-US")})`],
+      ["FLOPs / image", formatParams(flops)],
+      ["Val. / test acc.", `${formatPercent(finalValAccuracy(r), 1)} / ${formatPercent(r.testAccuracy, 1)}`],
+      ["Training", `${r.epochs?.length ?? r.train.epochs} epochs, ${formatDuration(r.trainSeconds)}`],
+    ];
+    const left = `<div class="col"><dl class="kv">${kv.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join("")}</dl>${
+      r.id === chosen.id ? `<p class="note">Chosen architecture: the best validation accuracy of all from-scratch runs.</p>` : ""
+    }</div>`;
+    const unit = UNIT_LABEL[m.family] ?? "Units";
+    const right = stages
+      ? `<div class="col wide"><p class="note">Stages of ${e(m.name)} on a 32×32 image (FLOPs: multiply-add = 2)</p>${table(
+          [{ label: "Stage" }, { label: "Output" }, { label: unit, num: true }, { label: "Params", num: true }, { label: "FLOPs", num: true }],
+          stages.map((st) => ({
+            cells: [e(st.name), e(st.outputShape.join("×")), e(st.units ? String(st.units) : "–"), e(formatParams(st.params)), e(formatParams(st.flops))],
           })),
-          "compact",
-        ) +
-        "</div>"
-      : `<div class="col wide"><p class="note">Only one architecture was trained from scratch.</p></div>`;
-  return slide("architecture", `Chosen architecture: ${m.name}`, `<div class="content">${left}${right}</div>`);
+          stages.length > 8 ? "compact" : "",
+        )}</div>`
+      : `<div class="col wide"><dl class="kv"><dt>Blocks per stage</dt><dd>${e(m.blocks.join(" / "))}</dd><dt>Widths</dt><dd>${e(m.widths.join(" / "))}</dd></dl><p class="note">No stage table: the recorded model cannot be rebuilt (${e(why)}).</p></div>`;
+    return slide("architecture", `${FAMILY_TITLES[m.family] ?? m.family}: ${m.name}`, `<div class="content">${left}${right}</div>`);
+  });
+}
+
+/** The sweep a run belongs to, from its id `<profile>/sweep/<name>/<hash>` (undefined for other runs). */
+export function sweepOf(r: RunRecord): string | undefined {
+  return /^[^/]+\/sweep\/([^/]+)\//.exec(r.id)?.[1];
+}
+
+/** Values of one varied setting, short: a list, or a range with a count when there are many numbers. */
+function searched(label: string, all: string[]): string {
+  const values = all.filter((v) => v !== "–");
+  const nums = values.map(Number);
+  if (values.length > 4 && nums.every(Number.isFinite)) return `${label} ${values[0]}–${values[values.length - 1]} (${values.length} values)`;
+  return `${label} ${values.join(", ")}`;
+}
+
+/**
+ * The exploration strategy: one row per sweep stage (in the order the runs started), with the settings it searched
+ * (model, knobs and train keys that varied within it) and its best config by validation accuracy.
+ */
+function strategySlide(runs: RunRecord[]): string {
+  const scratch = runsOfTask(runs, "scratch");
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of [...scratch].sort((a, b) => (a.startedAt ?? a.finishedAt ?? "").localeCompare(b.startedAt ?? b.finishedAt ?? ""))) {
+    const g = sweepOf(r) ?? "other runs";
+    groups.set(g, [...(groups.get(g) ?? []), r]);
+  }
+  if (groups.size === 0) return slide("strategy", "Exploration strategy", empty("No from-scratch runs are recorded, so there is no exploration to describe yet."));
+  const rows = [...groups.entries()].map(([name, g]) => {
+    const sum = sweepSummary(g);
+    const items = sum.varied.map((v) => searched(v.label.toLowerCase(), v.values));
+    const models = [...new Set(g.map((r) => r.model.name))];
+    if (models.length > 1) items.unshift(`model ${models.join(", ")}`);
+    const best = g.reduce((b, r) => (finalValAccuracy(r) > finalValAccuracy(b) ? r : b));
+    const label = runLabels(g)[g.indexOf(best)];
+    return {
+      cells: [
+        e(name.replace(/^(quick|full)-/, "")),
+        e(String(g.length)),
+        e(items.join("; ") || "one config"),
+        `${e(label)} <span class="note">(${e(formatPercent(finalValAccuracy(best), 1))})</span>`,
+      ],
+    };
+  });
+  const fixed = sweepSummary(scratch).fixed;
+  return slide(
+    "strategy",
+    "Exploration strategy",
+    `<div class="content stack">${table([{ label: "Stage" }, { label: "Runs", num: true }, { label: "Searched" }, { label: "Best (val. acc.)" }], rows, `compact wrap`)}` +
+      `<p class="note">One row per sweep, in the order they ran, with the settings that varied within it (everything else as its base) and its best run. Runs are ranked by validation accuracy; the test set only reports.${
+        fixed.length ? ` Never varied: ${e(fixed.map((f) => `${f.label.toLowerCase()} ${f.value}`).join(", "))}.` : ""
+      }</p></div>`,
+  );
+}
+
+/** Accuracy against parameters, training time and inference latency, side by side, each with its Pareto front. */
+async function compromiseSlide(runs: RunRecord[]): Promise<string> {
+  const scratch = runsOfTask(runs, "scratch").filter((r) => r.dataset === "minicifar");
+  if (scratch.length === 0) return slide("compromise", "Compromises", empty("No from-scratch MINICIFAR runs are recorded yet."));
+  const noLatency = scratch.filter((r) => !(Number.isFinite(r.inferenceMsPerImage) && (r.inferenceMsPerImage as number) > 0)).length;
+  return slide(
+    "compromise",
+    "Compromises: accuracy vs size, training time, latency",
+    `<div class="content stack">${await chart(tradeoffPanelsSpec(scratch, { width: 280, height: 380 }), "tradeoff")}<p class="note">MINICIFAR test accuracy of every from-scratch run against its parameters, training time and inference latency per image (log scales); dashed line: the Pareto front (no other run is both cheaper and more accurate), its runs labelled.${
+      noLatency ? ` ${noLatency} run(s) without a recorded latency are left out of the third panel.` : ""
+    }</p></div>`,
+  );
 }
 
 function hyperparameterSlide(runs: RunRecord[]): string {
@@ -230,11 +318,11 @@ async function transferSlide(runs: RunRecord[]): Promise<string> {
   const preNote = pre.length
     ? `<p class="note">Backbone pretrained on ${e([...new Set(pre.map((p) => p.dataset))].join(", "))}.</p>`
     : `<p class="note">Backbones: pretrained weights loaded from checkpoints.</p>`;
-  const spec = transferSpec(runs, { width: 520, height: 340, title: null });
+  const spec = transferSpec(runs, { width: 420, height: 340, title: null });
   return slide(
     "transfer",
     "Transfer learning: scratch vs linear probe vs fine-tune",
-    `<div class="content"><div class="col wide">${await chart(spec, "tr")}</div><div class="col">${tbl}${preNote}<p class="note">Best MINICIFAR test accuracy per method and model.</p></div></div>`,
+    `<div class="content"><div class="col">${await chart(spec, "tr")}</div><div class="col wide">${tbl}${preNote}<p class="note">Best MINICIFAR test accuracy per method and model.</p></div></div>`,
   );
 }
 
@@ -248,10 +336,12 @@ export async function buildSlides(runs: RunRecord[], options: SlidesOptions): Pr
   const reference = options.reference ?? KUANGLIU;
   const sections = [
     titleSlide(runs, options),
-    architectureSlide(runs),
+    ...architectureSlides(runs),
     hyperparameterSlide(runs),
+    strategySlide(runs),
     resultsSlide(runs, options.maxResultRows ?? 10),
     await accuracySlide(runs, reference),
+    await compromiseSlide(runs),
     await transferSlide(runs),
     conclusionSlide(runs, reference),
   ];

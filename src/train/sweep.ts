@@ -48,6 +48,9 @@ import { DEFAULT_TRAIN } from "./loop";
 import { liveProgress } from "../charts/live";
 import { formatDuration, type ProgressListener } from "./progress";
 import { TRAIN_SPEC_KEYS, validateTrainSpec } from "./spec";
+import { bestPerFamily } from "../report/analysis";
+
+export { bestPerFamily };
 
 export interface RangeSpec {
   min: number;
@@ -531,24 +534,6 @@ export function singleRunSweep(config: unknown, file: string): SweepSpec {
     },
     file,
   );
-}
-
-/**
- * The exploration's answer per family: for each model family, the finished run with the best final validation
- * accuracy (the test set does not choose), with its test accuracy, parameters, training time and inference latency.
- */
-export function bestPerFamily(runs: RunRecord[]): RunRecord[] {
-  const best = new Map<string, RunRecord>();
-  const val = (r: RunRecord) => {
-    const e = r.epochs ?? [];
-    return e.length ? e[e.length - 1].valAccuracy : -1;
-  };
-  for (const r of runs) {
-    if (r.status !== undefined && r.status !== "done") continue;
-    const prev = best.get(r.model.family);
-    if (!prev || val(r) > val(prev) || (val(r) === val(prev) && r.testAccuracy > prev.testAccuracy)) best.set(r.model.family, r);
-  }
-  return [...best.values()].sort((a, b) => b.testAccuracy - a.testAccuracy);
 }
 
 /** `bestPerFamily` as a text table (one line per family). */

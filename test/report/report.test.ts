@@ -18,6 +18,7 @@ import {
   renderBundle,
   TEMPLATE_CONTRACTS,
 } from "../../src/report";
+import { describeOverflows, htmlToPdf } from "../../src/report/pdf";
 
 const FIX = path.join(__dirname, "..", "fixtures", "report");
 const NOTEBOOK = path.join(FIX, "01-scratch-executed.ipynb");
@@ -97,13 +98,45 @@ test("a Vega-Lite bundle whose spec is broken falls back to the bundle's SVG", a
 
 test("slides: one section per slide, generated from the runs", async () => {
   const sections = await buildSlides(runs, { title: "Test deck" });
-  assert.equal(sections.length, 7);
+  const families = new Set(runs.filter((r) => r.task === "scratch").map((r) => r.model.family)).size;
+  // title, one per family, hyperparameters, strategy, results, accuracy vs params, compromises, transfer, conclusion
+  assert.equal(sections.length, 1 + families + 7);
   for (const s of sections) assert.match(s, /^<section class="slide /);
   const all = sections.join("\n");
-  assert.ok(all.includes("Chosen architecture: ResNet20-w16"));
-  assert.ok(all.includes("16 / 32 / 64"));
+  const resnet = sections.find((s) => s.includes("<h2>ResNet: ResNet20-w16</h2>"))!;
+  assert.ok(resnet, "the ResNet family's best run has its slide");
+  assert.match(resnet, /Chosen architecture: the best validation accuracy/);
+  for (const stage of ["stem", "layer1", "layer2", "layer3", "head"]) assert.ok(resnet.includes(`<td>${stage}</td>`), stage);
+  assert.ok(resnet.includes("32×32×16") && resnet.includes("16×16×32") && resnet.includes("8×8×64"), "output sizes per stage");
   assert.ok(all.includes("Learning rate varied: 0.03, 0.05, 0.1"));
   assert.ok(all.includes("90.1%"), "fine-tune accuracy from the records");
+});
+
+const SWEEP_RUNS = path.join(FIX, "sweep-runs");
+const sweepRuns = (): RunRecord[] => fs.readdirSync(SWEEP_RUNS).map((f) => JSON.parse(fs.readFileSync(path.join(SWEEP_RUNS, f), "utf8")) as RunRecord);
+
+test("slides of a real quick build's exploration: each family's stages, the strategy per sweep, the compromise charts", async () => {
+  const recs = sweepRuns();
+  const sections = await buildSlides(recs, { title: "Quick deck" });
+  const all = sections.join("\n");
+  // Architecture slides: the best run of each family, its parameters from the record, stage parameters summing to it.
+  for (const fam of ["ResNet", "PreActResNet", "DenseNet", "VGG"]) {
+    const s = sections.find((x) => x.startsWith(`<section class="slide architecture"><h2>${fam}: `));
+    assert.ok(s, fam);
+  }
+  const vgg = sections.find((x) => x.includes("<h2>VGG: VGG11-w16</h2>"))!;
+  assert.match(vgg, /579k \(579,012\)/);
+  for (const st of ["stage1", "stage5", "head"]) assert.ok(vgg.includes(`<td>${st}</td>`), st);
+  // Strategy: one row per sweep, what it searched, its best run.
+  const strategy = sections.find((x) => x.includes("<h2>Exploration strategy</h2>"))!;
+  for (const stage of ["families", "optimisation", "model", "regularisation"]) assert.ok(strategy.includes(`<td>${stage}</td>`), stage);
+  assert.match(strategy, /optimizer sgd, adam; learning rate 0\.002, 0\.02, 0\.05, 0\.1/);
+  assert.match(strategy, /model ResNet8-w16, PreActResNet8-w16, VGG11-w16, DenseNet-g12-small/);
+  assert.match(strategy, /Never varied: lr schedule cosine/);
+  // Compromises: one chart with three panels (parameters, training time, latency).
+  const comp = sections.find((x) => x.includes("Compromises"))!;
+  for (const t of ["Trainable parameters (log scale)", "Training time (s, log scale)", "Inference latency (ms per image, log scale)"]) assert.ok(comp.includes(t), t);
+  assert.ok(all.includes("Transfer learning") && all.includes("Conclusion"));
 });
 
 test("slides without runs say so plainly and invent nothing", async () => {
@@ -171,6 +204,35 @@ test("Chromium missing: HTML is written and the PDF error names the path and ins
 });
 
 test(
+  "PDF of a real quick build: one page per slide, no slide overflows, and the four parts of the presentation",
+  { skip: hasChromium ? false : `${CHROMIUM} does not exist (install with: apt-get install -y chromium)`, timeout: 120_000 },
+  async () => {
+    const out = tmpDir();
+    const res = await buildReport({ notebooks: [NOTEBOOK], runs: sweepRuns(), outDir: out, chromium: CHROMIUM, log: quiet });
+    assert.equal(res.pdfError, undefined);
+    assert.equal(countPdfPages(res.pdf!), res.slides);
+    assert.deepEqual(res.overflows, [], "every slide fits");
+    let text = "";
+    try {
+      text = execFileSync("pdftotext", [res.pdf!, "-"], { encoding: "utf8" });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    if (text) for (const part of ["VGG: VGG11-w16", "Exploration strategy", "Compromises", "Transfer learning", "Conclusion"]) assert.ok(text.includes(part), part);
+    // The check does see content that does not fit: a slide with far too many items.
+    const css = fs.readFileSync(path.join(TEMPLATES, "slides.css"), "utf8");
+    const items = Array.from({ length: 60 }, (_, i) => `<li>item ${i}</li>`).join("");
+    const html = `<!DOCTYPE html><html><head><style>${css}</style></head><body><section class="slide"><h2>Fits</h2><p>short</p></section><section class="slide"><h2>Too long</h2><div class="content"><ul>${items}</ul></div></section></body></html>`;
+    const r = await htmlToPdf(html, path.join(out, "overflow.pdf"), { chromium: CHROMIUM });
+    assert.equal(r.overflows?.length, 1);
+    assert.equal(r.overflows![0].slide, 2);
+    assert.equal(r.overflows![0].title, "Too long");
+    assert.ok(r.overflows![0].bottom > 100);
+    assert.match(describeOverflows(r.overflows!)[0], /slide 2 \(Too long\) does not fit: .* px down/);
+  },
+);
+
+test(
   "PDF: 16:9 pages, one per slide section",
   { skip: hasChromium ? false : `${CHROMIUM} does not exist (install with: apt-get install -y chromium)`, timeout: 90_000 },
   async () => {
@@ -185,6 +247,7 @@ test(
       const sections = (slidesHtml.match(/<section class="slide[ "]/g) ?? []).length;
       assert.equal(sections, res.slides);
       assert.equal(countPdfPages(res.pdf!), sections);
+      assert.deepEqual(res.overflows, [], "every slide fits");
       try {
         const info = execFileSync("pdfinfo", [res.pdf!], { encoding: "utf8" });
         assert.match(info, /Page size:\s+960 x 540 pts/);
