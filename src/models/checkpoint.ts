@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { writeFileAtomic } from "../results/store";
+import { ensureDir, writeFileAtomic } from "../results/store";
 import "./layers"; // registers our custom layer classes (TorchBatchNorm) for deserialisation
 
 export interface CheckpointMeta {
@@ -14,7 +14,7 @@ export interface CheckpointMeta {
 }
 
 export async function saveModel(model: tf.LayersModel, dir: string, meta: CheckpointMeta = {}): Promise<string> {
-  fs.mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const data = artifacts.weightData;

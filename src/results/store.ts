@@ -35,9 +35,33 @@ export function resultsDb(): string {
   return process.env.LAB_RESULTS_DB ? path.resolve(process.env.LAB_RESULTS_DB) : DEFAULT_RESULTS_DB;
 }
 
+/**
+ * Create `dir` and its missing parents, one level at a time. (Node's `mkdirSync(…, { recursive: true })` never
+ * returns under a path like /proc/x, where mkdir answers ENOENT.) Errors name the directory that could not be made.
+ */
+export function ensureDir(dir: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    missing.unshift(d);
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new Error(`cannot create ${dir}: ${d} is a file, not a directory`);
+  for (const m of missing) {
+    try {
+      fs.mkdirSync(m);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST" && fs.statSync(m).isDirectory()) continue;
+      throw new Error(`cannot create the directory ${m}: ${(err as Error).message}`);
+    }
+  }
+}
+
 /** Write `data` to `file` atomically: temp file in the same folder, then rename. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  ensureDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {
     fs.writeFileSync(tmp, data);
@@ -175,7 +199,7 @@ export function migrate(db: Database.Database, target = SCHEMA_VERSION): number 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 
-export type ResultsStoreErrorCode = "not-a-results-db" | "newer-schema" | "locked" | "duplicate" | "unknown-run" | "bad-record";
+export type ResultsStoreErrorCode = "not-a-results-db" | "newer-schema" | "locked" | "duplicate" | "unknown-run" | "bad-record" | "cannot-open";
 
 export class ResultsStoreError extends Error {
   constructor(
@@ -400,7 +424,11 @@ export class ResultsStore {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     if (this.file !== ":memory:") {
       checkHeader(this.file);
-      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      try {
+        ensureDir(path.dirname(this.file));
+      } catch (err) {
+        throw new ResultsStoreError("cannot-open", this.file, `cannot open the results store ${this.file}: ${(err as Error).message}`);
+      }
     }
     let db: Database.Database;
     try {

@@ -277,6 +277,18 @@ test("an empty file and a missing file are new stores; loadRuns/getRun of a miss
   assert.equal(loadRuns({}, missing).length, 1);
 });
 
+test("a store whose folder cannot be made is refused at once, naming the folder: under a file, under /proc", () => {
+  const dir = tmp();
+  const file = path.join(dir, "plain-file");
+  fs.writeFileSync(file, "x");
+  assert.throws(() => openStore(path.join(file, "sub", "r.sqlite")), (e: Error) => e instanceof ResultsStoreError && e.code === "cannot-open" && e.message.includes(`${file} is a file, not a directory`));
+  if (fs.existsSync("/proc/self")) {
+    // Node's recursive mkdir never returns here; the store must not hang.
+    assert.throws(() => openStore("/proc/no-such-dir/r.sqlite"), /cannot open the results store \/proc\/no-such-dir\/r\.sqlite: cannot create the directory \/proc\/no-such-dir/);
+  }
+  assert.equal(fs.readFileSync(file, "utf8"), "x");
+});
+
 test("a store locked by another process: reads go on, a write fails after the busy timeout with a clear error and writes nothing", { timeout: 120_000 }, async () => {
   const file = path.join(tmp(), "locked.sqlite");
   const [a, b] = fixtureRecords();
