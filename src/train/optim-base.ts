@@ -45,6 +45,27 @@ export interface Optimizer {
   dispose(): void;
 }
 
+/** What every optimizer shares: its per-variable slots in a SlotStore, exported, imported and freed. */
+export abstract class SlotOptimizer implements Optimizer {
+  abstract readonly name: OptimizerName;
+  abstract lr: number;
+  abstract momentumOrBeta1: number;
+  protected abstract readonly state: SlotStore;
+  abstract step(vars: tf.Variable[], grads: tf.NamedTensorMap): void;
+
+  getState(): OptimizerState {
+    return this.state.export();
+  }
+
+  setState(state: OptimizerState): void {
+    this.state.import(state);
+  }
+
+  dispose(): void {
+    this.state.dispose();
+  }
+}
+
 /** Throws unless `v` is a finite number within [min, max] (bounds inclusive unless `open`). */
 export function checkNumber(owner: string, key: string, v: unknown, min: number, max = Infinity, open: { min?: boolean; max?: boolean } = {}): void {
   const ok = typeof v === "number" && Number.isFinite(v) && (open.min ? v > min : v >= min) && (open.max ? v < max : v <= max);

@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { OptimizerName, TrainSpec } from "../results/types";
 import { SGD } from "./sgd";
-import { SlotStore, checkNumber, type Optimizer, type OptimizerState } from "./optim-base";
+import { SlotOptimizer, SlotStore, checkNumber, type Optimizer } from "./optim-base";
 
 export { SGD, type SGDOptions } from "./sgd";
 export type { Optimizer, OptimizerState } from "./optim-base";
@@ -64,20 +64,21 @@ export const OPTIMIZER_PARAMS: Record<OptimizerName, readonly (keyof TrainSpec)[
 };
 
 /** Adam (decoupled = false) and AdamW (decoupled = true). */
-class AdamBase implements Optimizer {
+class AdamBase extends SlotOptimizer {
   lr: number;
   beta1: number;
   beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
   readonly amsgrad: boolean;
-  private state: SlotStore;
+  protected readonly state: SlotStore;
 
   constructor(
     readonly name: "adam" | "adamw",
     o: AdamOptions,
     private readonly decoupled: boolean,
   ) {
+    super();
     const who = name === "adam" ? "Adam" : "AdamW";
     const d = OPTIMIZER_DEFAULTS[name];
     checkNumber(who, "lr", o.lr, 0);
@@ -138,18 +139,6 @@ class AdamBase implements Optimizer {
       if (out.mx) s.set("max_exp_avg_sq", v.name, out.mx === out.sq ? out.sq.clone() : out.mx);
     }
   }
-
-  getState(): OptimizerState {
-    return this.state.export();
-  }
-
-  setState(state: OptimizerState): void {
-    this.state.import(state);
-  }
-
-  dispose(): void {
-    this.state.dispose();
-  }
 }
 
 /** torch.optim.Adam: weight decay as L2 added to the gradient. */
@@ -167,7 +156,7 @@ export class AdamW extends AdamBase {
 }
 
 /** torch.optim.RMSprop. */
-export class RMSprop implements Optimizer {
+export class RMSprop extends SlotOptimizer {
   readonly name = "rmsprop" as const;
   lr: number;
   momentum: number;
@@ -175,9 +164,10 @@ export class RMSprop implements Optimizer {
   readonly eps: number;
   readonly weightDecay: number;
   readonly centered: boolean;
-  private state = new SlotStore("rmsprop", ["square_avg", "momentum_buffer", "grad_avg"]);
+  protected readonly state = new SlotStore("rmsprop", ["square_avg", "momentum_buffer", "grad_avg"]);
 
   constructor(o: RMSpropOptions) {
+    super();
     const d = OPTIMIZER_DEFAULTS.rmsprop;
     checkNumber("RMSprop", "lr", o.lr, 0);
     checkNumber("RMSprop", "alpha", o.alpha ?? d.alpha, 0);
@@ -245,18 +235,6 @@ export class RMSprop implements Optimizer {
       if (out.ga) s.set("grad_avg", v.name, out.ga);
       if (out.buf) s.set("momentum_buffer", v.name, out.buf);
     }
-  }
-
-  getState(): OptimizerState {
-    return this.state.export();
-  }
-
-  setState(state: OptimizerState): void {
-    this.state.import(state);
-  }
-
-  dispose(): void {
-    this.state.dispose();
   }
 }
 

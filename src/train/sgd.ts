@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { SGD_STEP_KERNEL, activeBackendHas } from "../backend/onednn";
-import { SlotStore, type Optimizer, type OptimizerState } from "./optim-base";
+import { SlotOptimizer, SlotStore } from "./optim-base";
 
 export interface SGDOptions {
   lr: number;
@@ -18,16 +18,17 @@ export interface SGDOptions {
   nesterov?: boolean;
 }
 
-export class SGD implements Optimizer {
+export class SGD extends SlotOptimizer {
   readonly name = "sgd" as const;
   lr: number;
   momentum: number;
   readonly weightDecay: number;
   readonly dampening: number;
   readonly nesterov: boolean;
-  private state = new SlotStore("sgd", ["momentum_buffer"]);
+  protected readonly state = new SlotStore("sgd", ["momentum_buffer"]);
 
   constructor(o: SGDOptions) {
+    super();
     for (const [k, v] of Object.entries(o)) {
       if (typeof v === "number" && (!Number.isFinite(v) || v < 0)) throw new Error(`SGD: ${k} must be a finite number ≥ 0, got ${v}`);
     }
@@ -84,18 +85,6 @@ export class SGD implements Optimizer {
       next.dispose();
       if (buf) this.state.set("momentum_buffer", v.name, buf);
     }
-  }
-
-  getState(): OptimizerState {
-    return this.state.export();
-  }
-
-  setState(state: OptimizerState): void {
-    this.state.import(state);
-  }
-
-  dispose(): void {
-    this.state.dispose();
   }
 }
 
