@@ -429,6 +429,16 @@ void ChannelSums(int64_t rows, int64_t C, int nsum, double* out, Fn fn) {
     for (int64_t k = 0; k < nsum * C; k++) out[k] += part[(size_t)t * nsum * C + k];
 }
 
+// y[r, c] = (x[r, c] − m[c]) · k[c] + b[c] over rows × C (batch norm once its per-channel terms are known).
+static void normalizeRows(const float* x, float* y, const float* m, const float* k, const float* b, int64_t rows, int64_t C) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - m[c]) * k[c] + b[c];
+  }
+}
+
 // batchNormTrain(x, gamma|null, beta|null, y, mean, variance, rows, C, eps): batch statistics (biased variance),
 // then y = (x − mean)/sqrt(var + eps)·gamma + beta.
 Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
@@ -458,12 +468,7 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
     m[c] = mean[c];
     b[c] = beta ? beta[c] : 0.f;
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * C;
-    float* yr = y + r * C;
-    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - m[c]) * k[c] + b[c];
-  }
+  normalizeRows(x, y, m.data(), k.data(), b.data(), rows, C);
   return info.Env().Undefined();
 }
 
@@ -526,12 +531,7 @@ Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
     m[c] = mean[c];
     b[c] = beta ? beta[c] : 0.f;
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * C;
-    float* yr = y + r * C;
-    for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - m[c]) * k[c] + b[c];
-  }
+  normalizeRows(x, y, m.data(), k.data(), b.data(), rows, C);
   return info.Env().Undefined();
 }
 
