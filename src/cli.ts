@@ -13,7 +13,7 @@ import { buildReport } from "./report";
 import { buildModel, presetSpec, modelSummary, forwardFlops, PRESETS } from "./models";
 import type { ModelSpec } from "./results/types";
 import { loadRuns, openStore, resultsDb } from "./results/store";
-import { SweepSpecError, expandSweep, readSweepSpec, runSweep, singleRunSweep, type SweepSpec } from "./train/sweep";
+import { SpecFileError, SweepSpecError, expandSweep, readJsonFile, readSweepSpec, runSweep, singleRunSweep, sweepCheckpointDir, type SweepSpec } from "./train/sweep";
 import { TrainSpecError } from "./train/spec";
 import { PROFILES } from "./train/experiments";
 import { logitsCommand } from "./models/torch/cli";
@@ -298,6 +298,13 @@ async function model(args: string[]): Promise<number> {
 
 /** `train --config FILE` and `sweep FILE`: both run through runSweep (a train config is a sweep of one). */
 async function sweepCommand(cmd: "train" | "sweep", args: string[]): Promise<number> {
+  if (takeFlag(args, "--help") || takeFlag(args, "-h")) {
+    const lines = USAGE.split("\n");
+    const start = lines.findIndex((l) => l.startsWith(`  ${cmd} `));
+    const end = lines.findIndex((l, i) => i > start && /^ {2}\S/.test(l));
+    console.log(`usage: minicifar-lab${lines.slice(start, end).join("\n").slice(1)}\nsee the README, "Training and sweeps", for the file format`);
+    return 0;
+  }
   const db = takeOption(args, "--results-db");
   let spec: SweepSpec;
   try {
@@ -306,15 +313,9 @@ async function sweepCommand(cmd: "train" | "sweep", args: string[]): Promise<num
       const file = takeOption(args, "--config");
       if (!file) throw new UsageError("train needs --config FILE (a JSON object { name?, model, train?, data?, profile? })");
       noRest(args, "train");
-      let json: unknown;
-      try {
-        json = JSON.parse(fs.readFileSync(file, "utf8"));
-      } catch (e) {
-        throw new Error(`train config ${file}: ${(e as Error).message}`);
-      }
-      spec = singleRunSweep(json, file);
+      spec = singleRunSweep(readJsonFile(file, "train config"), file);
       if (fresh) {
-        for (const c of expandSweep(spec)) fs.rmSync(path.join(REPO_ROOT, "reports", "checkpoints", "sweeps", spec.name, `${c.hash}.ckpt`), { force: true });
+        for (const c of expandSweep(spec)) fs.rmSync(path.join(sweepCheckpointDir(db ?? resultsDb()), spec.name, `${c.hash}.ckpt`), { force: true });
         const s = openStore(db ?? resultsDb());
         try {
           for (const c of expandSweep(spec)) s.deleteRun(c.id);
@@ -342,7 +343,7 @@ async function sweepCommand(cmd: "train" | "sweep", args: string[]): Promise<num
     }
     expandSweep(spec); // every config is checked before the backend starts
   } catch (e) {
-    if (e instanceof SweepSpecError || e instanceof TrainSpecError) {
+    if (e instanceof SweepSpecError || e instanceof TrainSpecError || e instanceof SpecFileError) {
       console.error(`minicifar-lab ${cmd}: ${e.message}`);
       return 2;
     }

@@ -39,6 +39,8 @@ export interface CheckpointIdentity {
   train: TrainSpec;
   /** Every weight of the model: key and shape. */
   weights: { key: string; shape: number[] }[];
+  /** The tfjs backend it trained on (compared: bit-identical resumes need the same kernels). Absent in older files. */
+  backend?: string;
 }
 
 /** Where training stands after `epoch` completed epochs. */
@@ -102,7 +104,20 @@ export function checkpointIdentity(model: tf.LayersModel, train: TrainSpec, labe
     ...(modelSpec ? { modelSpec } : {}),
     train,
     weights: weightKeys(model).map((w) => ({ key: w.key, shape: [...w.variable.shape] as number[] })),
+    backend: tf.getBackend(),
   };
+}
+
+/** A checkpoint that belongs to another run (model, config, weights or backend): `differences` says what differs. */
+export class CheckpointMismatchError extends Error {
+  constructor(
+    readonly file: string,
+    readonly differences: string[],
+    message: string,
+  ) {
+    super(message);
+    this.name = "CheckpointMismatchError";
+  }
 }
 
 /** Maps tfjs variable names (this process) ↔ stable weight keys. */
@@ -254,8 +269,11 @@ export function checkCompatible(c: Pick<TrainCheckpoint, "identity">, run: Check
   for (const [k, s] of mine) if (!theirs.has(k)) wd.push(`weight ${k} [${s}] is not in the checkpoint`);
   if (wd.length > 8) diffs.push(...wd.slice(0, 8), `… and ${wd.length - 8} more weight differences`);
   else diffs.push(...wd);
+  if (c.identity.backend && run.backend && c.identity.backend !== run.backend) diffs.push(`backend: ${c.identity.backend} in the checkpoint, ${run.backend} now`);
   if (diffs.length) {
-    throw new Error(
+    throw new CheckpointMismatchError(
+      file,
+      diffs,
       `checkpoint ${file} belongs to another run (${c.identity.label}); refusing to resume ${run.label} from it:\n` +
         diffs.map((d) => `  - ${d}`).join("\n") +
         `\ndelete the file or pass another checkpoint path to start afresh`,

@@ -44,6 +44,7 @@ import { OPTIMIZER_PARAMS } from "./optimizers";
 import { loadRuns, openStore, resultsDb } from "../results/store";
 import { RandomState } from "../data/random-state";
 import { trainFromScratch, type Profile } from "./experiments";
+import { CheckpointMismatchError } from "./checkpoint";
 import { DEFAULT_TRAIN } from "./loop";
 import { liveProgress } from "../charts/live";
 import { formatDuration, type ProgressListener } from "./progress";
@@ -94,10 +95,52 @@ export class SweepSpecError extends Error {
   constructor(
     readonly problems: string[],
     where: string,
+    /** "sweep spec", or "train config" for `minicifar-lab train --config` (its own list of keys). */
+    readonly kind: "sweep spec" | "train config" = "sweep spec",
   ) {
-    super(`invalid sweep spec${where ? ` ${where}` : ""}:\n${problems.map((p) => `  - ${p}`).join("\n")}\n${describeSweepKeys()}`);
+    super(`invalid ${kind}${where ? ` ${where}` : ""}:\n${problems.map((p) => `  - ${p}`).join("\n")}\n${kind === "sweep spec" ? describeSweepKeys() : describeTrainConfigKeys()}`);
     this.name = "SweepSpecError";
   }
+}
+
+/** A spec or config file that cannot be read or is not JSON (the CLI's exit code 2, like a bad spec). */
+export class SpecFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SpecFileError";
+  }
+}
+
+/** Reads a JSON file, or throws SpecFileError naming it (`what`: "sweep spec", "train config"). */
+export function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    if (fs.statSync(file).isDirectory()) throw new Error("it is a directory, not a file");
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new SpecFileError(file, `cannot read ${what} ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SpecFileError(file, `${what} ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+const TRAIN_CONFIG_KEYS = ["name", "model", "train", "data", "profile", "numClasses"];
+
+/** The keys of a `train --config` file, with the model knobs and train keys. */
+export function describeTrainConfigKeys(): string {
+  return [
+    "valid train config keys:",
+    '  name: string (default: the file name); model: a preset name or { preset, ...knobs } (required); train: train spec keys (defaults: sgd, lr 0.05, momentum 0.9, weightDecay 5e-4, 10 epochs, batch 64, cosine, crop4 + hflip, seed 0)',
+    '  data: { trainImages: integer ≥ 1 } (the first N MINICIFAR training images); profile: string (the store\'s profile column, default "sweep"); numClasses: integer ≥ 2 (default 4)',
+    `  model knobs: ${Object.entries(MODEL_KNOB_TYPES).map(([k, r]) => `${k} (${r.type})`).join("; ")}`,
+    ...Object.entries(TRAIN_SPEC_KEYS).map(([k, r]) => `  train.${k}: ${r.type}`),
+  ].join("\n");
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -162,6 +205,7 @@ export function validateSweepSpec(spec: unknown, where = ""): SweepSpec {
   const search = spec.search ?? "grid";
   if (search !== "grid" && search !== "random") problems.push(`search must be "grid" or "random", got ${JSON.stringify(spec.search)}`);
   if (spec.samples !== undefined && !(Number.isInteger(spec.samples) && (spec.samples as number) >= 1)) problems.push(`samples must be an integer ≥ 1, got ${JSON.stringify(spec.samples)}`);
+  if (search === "grid" && spec.samples !== undefined) problems.push(`samples applies to search "random" only (a grid runs every combination; budget.runs caps it)`);
   if (search === "random" && spec.samples === undefined) problems.push(`samples is required with search "random" (the number of configs to draw)`);
   if (spec.seed !== undefined && !(Number.isInteger(spec.seed) && (spec.seed as number) >= 0)) problems.push(`seed must be an integer ≥ 0, got ${JSON.stringify(spec.seed)}`);
   if (spec.numClasses !== undefined && !(Number.isInteger(spec.numClasses) && (spec.numClasses as number) >= 2)) problems.push(`numClasses must be an integer ≥ 2, got ${JSON.stringify(spec.numClasses)}`);
@@ -314,7 +358,10 @@ export function expandSweep(input: SweepSpec): SweepConfig[] {
         explicit.add(key.slice(6));
       }
     }
-    // Switching optimizer drops the inherited parameters it does not take (the default SGD momentum under Adam).
+    // Switching optimizer drops the inherited parameters it does not take (the default SGD momentum under Adam; the
+    // base's SGD settings when the space picks Adam). Where the optimizer itself comes from the base, the base's own
+    // keys are as explicit as the space's: a parameter that does not fit is an error, not dropped.
+    if (!explicit.has("optimizer")) for (const k2 of Object.keys(spec.base?.train ?? {})) explicit.add(k2);
     const opt = train.optimizer as OptimizerName | undefined;
     if (opt && OPTIMIZER_PARAMS[opt]) {
       const all = new Set(Object.values(OPTIMIZER_PARAMS).flat());
@@ -327,13 +374,17 @@ export function expandSweep(input: SweepSpec): SweepConfig[] {
       const knobText = Object.entries(overrides).filter(([key]) => key !== "name").map(([key, v]) => `${key}=${shortValue(v)}`).join(",");
       const ms: ModelSpec = presetSpec(preset, k, { ...overrides, name: overrides.name ?? (knobText ? `${preset}[${knobText}]` : preset) });
       checkSpec(ms);
-      const ts = validateTrainSpec(canonical(train), `config ${i + 1} (${label}) train`);
+      const ts = validateTrainSpec(canonical(train), label === "base" ? "train" : `config ${i + 1} (${label}) train`);
       const hash = crypto.createHash("sha256").update(JSON.stringify(canonical({ model: ms, train: ts, data: spec.data ?? {} }))).digest("hex").slice(0, 12);
       if (seen.has(hash)) return; // two assignments that build the same run (e.g. a knob set to its default)
       seen.set(hash, i);
       configs.push({ hash, id: `${profile}/sweep/${spec.name}/${hash}`, params: a, label, model: ms, train: ts });
     } catch (e) {
-      const msg = (e as Error).message.split("\n").filter((l) => !/^valid train keys|^ {2}\S/.test(l) || /^ {2}- /.test(l)).join("\n");
+      // The train spec's own problems ("  - …" lines before its list of valid keys), on one line.
+      const lines = (e as Error).message.split("\n");
+      const cut = lines.findIndex((l) => /^valid .*keys/.test(l));
+      const listed = (cut < 0 ? lines : lines.slice(0, cut)).filter((l) => /^ {2}- /.test(l)).map((l) => l.slice(4));
+      const msg = listed.length ? listed.join("; ") : lines[0];
       problems.push(`config ${i + 1} (${label}): ${msg}`);
     }
   });
@@ -343,19 +394,7 @@ export function expandSweep(input: SweepSpec): SweepConfig[] {
 
 /** Reads and validates a sweep spec file (JSON). */
 export function readSweepSpec(file: string): SweepSpec {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`cannot read sweep spec ${file}: ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`sweep spec ${file} is not valid JSON: ${(e as Error).message}`);
-  }
-  return validateSweepSpec(json, file);
+  return validateSweepSpec(readJsonFile(file, "sweep spec"), file);
 }
 
 export interface SweepRow {
@@ -383,7 +422,7 @@ export interface SweepOptions {
   data?: Minicifar;
   /** The results store (default reports/results.sqlite, LAB_RESULTS_DB). */
   resultsDb?: string;
-  /** Where checkpoints go (default reports/checkpoints/sweeps). */
+  /** Where checkpoints go (default: checkpoints/sweeps next to the store, so reports/checkpoints/sweeps). */
   checkpointDir?: string;
   /** Per-run progress (default: a live display in a notebook, a line with ETA in a terminal). */
   progress?: ProgressListener;
@@ -393,7 +432,18 @@ export interface SweepOptions {
   log?: (s: string) => void;
 }
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
+/** Where a store's sweep checkpoints go: `checkpoints/sweeps` next to it (reports/checkpoints/sweeps by default). */
+export function sweepCheckpointDir(db: string): string {
+  return path.join(path.dirname(path.resolve(db)), "checkpoints", "sweeps");
+}
+
+/** A path as the user would like to read it: relative when under the working folder, else absolute. */
+function shown(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : path.resolve(file);
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** Runs (or resumes) a sweep: every config not yet done, within the budget. */
 export async function runSweep(input: SweepSpec | string, o: SweepOptions = {}): Promise<SweepResult> {
@@ -401,7 +451,7 @@ export async function runSweep(input: SweepSpec | string, o: SweepOptions = {}):
   const configs = expandSweep(spec);
   const log = o.log ?? ((s: string) => console.log(s));
   const db = o.resultsDb ?? resultsDb();
-  const ckDir = path.join(o.checkpointDir ?? path.join(REPO_ROOT, "reports", "checkpoints", "sweeps"), spec.name);
+  const ckDir = path.join(o.checkpointDir ?? sweepCheckpointDir(db), spec.name);
   const profile = spec.profile ?? "sweep";
   const t0 = Date.now();
   const deadline = spec.budget?.minutes !== undefined ? t0 + spec.budget.minutes * 60_000 : Infinity;
@@ -414,10 +464,11 @@ export async function runSweep(input: SweepSpec | string, o: SweepOptions = {}):
     }
   })();
   const todo = configs.filter((c) => !["done", "diverged"].includes(existing.get(c.id)?.status ?? ""));
-  log(`sweep ${spec.name}: ${configs.length} configs (${spec.search ?? "grid"}), ${configs.length - todo.length} already in ${path.relative(process.cwd(), db) || db}, ${todo.length} to run` + (spec.budget?.minutes ? `, budget ${spec.budget.minutes} min` : ""));
+  log(`sweep ${spec.name}: ${plural(configs.length, "config")} (${spec.search ?? "grid"}), ${configs.length - todo.length} already in ${shown(db)}, ${todo.length} to run` + (spec.budget?.minutes ? `, budget ${spec.budget.minutes} min` : ""));
   let data = o.data;
   if (todo.length && !data) data = loadMinicifar({ nClasses: spec.numClasses ?? 4 });
   if (data && spec.data?.trainImages !== undefined) {
+    if (spec.data.trainImages > data.train.n) log(`sweep ${spec.name}: data.trainImages is ${spec.data.trainImages}, but MINICIFAR has ${data.train.n} training images: using all of them`);
     const n = Math.min(spec.data.trainImages, data.train.n);
     data = { ...data, train: subsetImages(data.train, Array.from({ length: n }, (_, i) => i)) };
   }
@@ -440,23 +491,40 @@ export async function runSweep(input: SweepSpec | string, o: SweepOptions = {}):
     }
     const left = todo.length - ran;
     const eta = ran ? ` · ETA of the sweep ${formatDuration((ranSeconds / ran) * left)}` : "";
-    log(`sweep ${spec.name} [${i + 1}/${configs.length}] ${c.label}${prev ? ` (was ${prev.status}: running again)` : ""}${eta}`);
+    // Resume only a run this store has as interrupted ("running": killed; "failed"); any other checkpoint of this
+    // config (a finished run, another store's) is stale and would replay old results.
+    const ckpt = path.join(ckDir, `${c.hash}.ckpt`);
+    const resume = !!prev && (prev.status === "running" || prev.status === "failed") && fs.existsSync(ckpt);
+    if (!resume) fs.rmSync(ckpt, { force: true });
+    const how = prev ? ` (was ${prev.status}: ${resume ? `resuming from its checkpoint after epoch ${prev.epochs.length}` : "training it again"})` : "";
+    log(`sweep ${spec.name} [${i + 1}/${configs.length}] ${c.label}${how}${eta}`);
     const r0 = Date.now();
     const runProgress = progress ?? liveProgress();
-    try {
-      const run = await trainFromScratch({
+    const train = () =>
+      trainFromScratch({
         data: data!,
         spec: c.model,
         train: c.train,
         profile,
         id: `sweep/${spec.name}/${c.hash}`,
         track: true,
-        checkpoint: path.join(ckDir, `${c.hash}.ckpt`),
+        checkpoint: ckpt,
         resultsDb: db,
         hooks: { label: `${spec.name} ${i + 1}/${configs.length} ${c.model.name}`, progress: runProgress },
       });
+    try {
+      let run: Awaited<ReturnType<typeof trainFromScratch>>;
+      try {
+        run = await train();
+      } catch (e) {
+        if (!(e instanceof CheckpointMismatchError)) throw e;
+        log(`sweep ${spec.name} [${i + 1}/${configs.length}] cannot resume from ${shown(ckpt)} (${e.differences.join("; ")}): training it afresh`);
+        fs.rmSync(ckpt, { force: true });
+        run = await train();
+      }
       await (runProgress as { flush?: () => Promise<void> }).flush?.();
       run.model.dispose();
+      fs.rmSync(ckpt, { force: true }); // the run is in the store: its checkpoint has done its job
       rows.push({ config: c, status: run.record.status ?? "done", how: "ran", record: run.record });
     } catch (e) {
       const err = (e as Error).message ?? String(e);
@@ -469,6 +537,7 @@ export async function runSweep(input: SweepSpec | string, o: SweepOptions = {}):
         }
       })();
       const status = rec?.status === "diverged" ? "diverged" : "failed";
+      if (status === "diverged") fs.rmSync(ckpt, { force: true });
       log(`sweep ${spec.name} [${i + 1}/${configs.length}] ${status}: ${err.split("\n")[0]}`);
       rows.push({ config: c, status, how: "ran", error: err, ...(rec ? { record: rec } : {}) });
     }
@@ -508,7 +577,7 @@ export function sweepSummary(name: string, rows: SweepRow[], best: SweepRow | un
   const line = (cells: string[]) => cells.map((c, j) => (j === cells.length - 1 ? c : c.padEnd(widths[j]))).join("  ");
   const counts = ["done", "diverged", "failed", "skipped-budget"].map((s) => [s, rows.filter((r) => r.status === s).length] as const).filter(([, n]) => n > 0);
   return [
-    `sweep ${name}: ${rows.length} configs in ${formatDuration(seconds)} (${counts.map(([s, n]) => `${n} ${s === "skipped-budget" ? "left for a later run (time budget)" : s}`).join(", ")})`,
+    `sweep ${name}: ${plural(rows.length, "config")} in ${formatDuration(seconds)} (${counts.map(([s, n]) => `${n} ${s === "skipped-budget" ? "left for a later run (time budget)" : s}`).join(", ")})`,
     best ? `best (validation accuracy): ${best.config.label} — val ${pct(finalVal(best))}, test ${pct(best.record?.testAccuracy)}, ${best.record?.params.toLocaleString("en-US")} parameters, ${best.record?.trainSeconds.toFixed(1)} s training` : "best: none finished",
     line(head),
     ...body.map(line),
@@ -516,24 +585,33 @@ export function sweepSummary(name: string, rows: SweepRow[], best: SweepRow | un
   ].join("\n");
 }
 
-/** Used by `minicifar-lab train --config FILE`: one model and train spec, as a sweep of one config. */
+/**
+ * Used by `minicifar-lab train --config FILE`: one model and train spec, as a sweep of one config. Every problem of
+ * the file is listed at once (SweepSpecError of kind "train config"), unknown keys and bad values alike.
+ */
 export function singleRunSweep(config: unknown, file: string): SweepSpec {
-  if (!isObj(config)) throw new Error(`train config ${file} must be a JSON object { name?, model, train?, data?, profile? }`);
-  const allowed = ["name", "model", "train", "data", "profile", "numClasses"];
-  const bad = Object.keys(config).filter((k) => !allowed.includes(k));
-  if (bad.length) throw new Error(`train config ${file}: unknown key(s) ${bad.join(", ")}; valid: ${allowed.join(", ")}`);
-  const name = typeof config.name === "string" ? config.name : path.basename(file).replace(/\.json$/i, "");
-  return validateSweepSpec(
-    {
-      name,
-      base: { ...(config.model !== undefined ? { model: config.model } : {}), ...(config.train !== undefined ? { train: config.train } : {}) },
-      space: {},
-      ...(config.data !== undefined ? { data: config.data } : {}),
-      ...(config.profile !== undefined ? { profile: config.profile } : {}),
-      ...(config.numClasses !== undefined ? { numClasses: config.numClasses } : {}),
-    },
-    file,
-  );
+  if (!isObj(config)) throw new SweepSpecError([`expected a JSON object { name?, model, train?, data?, profile?, numClasses? }, got ${JSON.stringify(config)}`], file, "train config");
+  const problems = Object.keys(config).filter((k) => !TRAIN_CONFIG_KEYS.includes(k)).map((k) => `${k} is not a known key (valid: ${TRAIN_CONFIG_KEYS.join(", ")})`);
+  if (config.model === undefined) problems.push("model is missing: a preset name or { preset, ...knobs }");
+  const name = typeof config.name === "string" ? config.name : path.basename(file).replace(/\.json$/i, "").replace(/[^A-Za-z0-9._-]/g, "_");
+  const spec = {
+    name,
+    base: { ...(config.model !== undefined ? { model: config.model } : {}), ...(config.train !== undefined ? { train: config.train } : {}) },
+    space: {},
+    ...(config.data !== undefined ? { data: config.data } : {}),
+    ...(config.profile !== undefined ? { profile: config.profile } : {}),
+    ...(config.numClasses !== undefined ? { numClasses: config.numClasses } : {}),
+  };
+  const rename = (p: string) => p.replace(/^base\./, "").replace(/^space is empty and base has no model: nothing to train$/, "");
+  try {
+    validateSweepSpec(spec, file);
+    if (config.model !== undefined) expandSweep(spec as SweepSpec);
+  } catch (e) {
+    if (!(e instanceof SweepSpecError)) throw e;
+    problems.push(...e.problems.map(rename).filter(Boolean).flatMap((p) => p.replace(/^config 1 \(base\): /, "").split("; ")));
+  }
+  if (problems.length) throw new SweepSpecError(problems, file, "train config");
+  return spec as SweepSpec;
 }
 
 /** `bestPerFamily` as a text table (one line per family). */

@@ -42,6 +42,10 @@ test("a sweep spec with an unknown hyperparameter, a wrong type or an empty grid
     () => expandSweep({ name: "s", base: { model: "ResNet8-w8" }, space: { train: [{ optimizer: "adam", momentum: 0.9 }], "train.lr": [0.1] } }),
     /config 1 \(train=optimizer:adam,momentum:0\.9 train\.lr=0\.1\): [\s\S]*momentum does not apply to optimizer "adam"/,
   );
+  // A base that names its optimizer and a parameter it does not take is refused too (not silently dropped).
+  assert.throws(() => expandSweep({ name: "s", base: { model: "ResNet8-w8", train: { optimizer: "adam", momentum: 0.9 } }, space: { "train.lr": [1e-3] } }), /momentum does not apply to optimizer "adam"/);
+  assert.throws(() => expandSweep({ name: "s", base: { model: "ResNet8-w8", train: { betas: [0.9, 0.99] } }, space: { "train.lr": [0.1] } }), /betas does not apply to optimizer "sgd"/);
+  assert.throws(() => expandSweep({ name: "s", samples: 3, base: { model: "ResNet8-w8" }, space: { "train.lr": [0.1] } }), /samples applies to search "random" only/);
   // Inherited SGD parameters are dropped when the space switches to Adam; weight decay (all optimizers) is kept.
   const [sgd, adam] = expandSweep({ name: "s", base: { model: "ResNet8-w8", train: { nesterov: true } }, space: { train: [{}, { optimizer: "adam", lr: 1e-3 }] } });
   assert.equal(sgd.train.momentum, 0.9);
@@ -113,6 +117,34 @@ test("runSweep records every config; a NaN loss is marked diverged and the sweep
   assert.equal(fs.readFileSync(bad, "utf8"), "not a database, just text ".repeat(200));
 });
 
+test("a checkpoint is resumed only for a run the store has as interrupted: another store's or a finished run's is stale; another backend's is refused", { timeout: 300_000 }, async () => {
+  const dir = tempDir("sweep-stale");
+  const spec: SweepSpec = { name: "stale", base: { model: "ResNet8-w8", train: { epochs: 2, batchSize: 64 } }, space: { "train.lr": [0.05] }, profile: "test" };
+  const ckDir = path.join(dir, "ck");
+  const ckpt = path.join(ckDir, "stale", `${expandSweep(spec)[0].hash}.ckpt`);
+  const saved = path.join(dir, "epoch1.ckpt");
+  // Keep a copy of the checkpoint written after epoch 1 (as an older version, or a killed run of another store, left).
+  const copier = { start() {}, update: () => void (fs.existsSync(ckpt) && !fs.existsSync(saved) && fs.copyFileSync(ckpt, saved)), end() {} };
+  const first = await runSweep(spec, { data, resultsDb: path.join(dir, "a.sqlite"), checkpointDir: ckDir, log: () => {}, progress: copier });
+  assert.equal(first.rows[0].how, "ran");
+  assert.ok(!fs.existsSync(ckpt), "a finished run's checkpoint is removed");
+  assert.ok(fs.existsSync(saved));
+  fs.copyFileSync(saved, ckpt);
+  // A new store does not have the run: the planted checkpoint is stale, and the run trains from its first step.
+  const steps: number[] = [];
+  const progress = { start() {}, update: (n: number) => void steps.push(n), end() {} };
+  const second = await runSweep(spec, { data, resultsDb: path.join(dir, "b.sqlite"), checkpointDir: ckDir, log: () => {}, progress });
+  assert.equal(second.rows[0].how, "ran");
+  assert.equal(steps[0], 1, "trained from the first step, not resumed");
+  assert.equal(second.rows[0].record!.epochs.length, 2);
+  // A checkpoint made on another backend is refused, naming both.
+  const { checkCompatible, CheckpointMismatchError } = await import("../../src/train/checkpoint");
+  const id = { label: "m", train: c0().train, weights: [], backend: "onednn" };
+  assert.throws(() => checkCompatible({ identity: { ...id, backend: "wasm" } }, id, "f.ckpt"), (e: Error) => e instanceof CheckpointMismatchError && /backend: wasm in the checkpoint, onednn now/.test(e.message));
+});
+
+const c0 = () => expandSweep({ name: "x", base: { model: "ResNet8-w8" }, space: {} })[0];
+
 test("a sweep killed in the middle of a run and re-run finishes with every config recorded exactly once, the killed run resumed", { timeout: 600_000 }, async () => {
   const dir = tempDir("sweep-kill");
   const db = path.join(dir, "results.sqlite");
@@ -168,10 +200,14 @@ test("CLI: `sweep FILE` and `train --config FILE` run, record and resume; bad fi
   assert.match(r.stderr, /space\.train\.lr is an empty list/);
   fs.writeFileSync(bad, "{ not json");
   r = cli("sweep", bad);
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 2);
   assert.match(r.stderr, new RegExp(`sweep spec ${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is not valid JSON`));
   r = cli("sweep", path.join(dir, "missing.json"));
+  assert.equal(r.status, 2);
   assert.match(r.stderr, /cannot read sweep spec .*missing\.json/);
+  r = cli("sweep", dir);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /cannot read sweep spec .*: it is a directory, not a file/);
   r = cli("sweep", bad, "--budget-minutes", "soon");
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--budget-minutes must be a positive number, got "soon"/);
@@ -179,14 +215,18 @@ test("CLI: `sweep FILE` and `train --config FILE` run, record and resume; bad fi
   fs.writeFileSync(cfg, JSON.stringify({ name: "one", model: "ResNet8-w8", train: { epochs: 1, batchSize: 64 }, data: { trainImages: 128 }, profile: "cli" }));
   r = cli("train", "--config", cfg);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /1 configs in .* \(1 done\)/);
+  assert.match(r.stdout, /1 config in .* \(1 done\)/);
   r = cli("train", "--config", cfg);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /1 already in/);
-  fs.writeFileSync(cfg, JSON.stringify({ model: "ResNet8-w8", epochs: 3 }));
+  // Every problem of a train config at once: an unknown key, a typo in train, a parameter of another optimizer.
+  fs.writeFileSync(cfg, JSON.stringify({ model: "ResNet8-w8", epochs: 3, train: { lrr: 0.1, optimizer: "adam", momentum: 0.9 } }));
   r = cli("train", "--config", cfg);
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /unknown key\(s\) epochs; valid: name, model, train, data, profile, numClasses/);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /invalid train config .*one\.json:\n {2}- epochs is not a known key \(valid: name, model, train, data, profile, numClasses\)/);
+  assert.match(r.stderr, /- train\.lrr is not a known key/);
+  assert.match(r.stderr, /- train\.momentum does not apply to optimizer "adam"/);
+  assert.match(r.stderr, /valid train config keys:/);
   r = cli("train");
   assert.equal(r.status, 2);
   assert.match(r.stderr, /train needs --config FILE/);
