@@ -152,7 +152,8 @@ function failure(e: unknown): PhaseResult {
   const message = errMsg(e);
   const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length;
   const withHeap = heap ? `${message} (wasm heap ${Math.round(heap / 2 ** 20)} MiB)` : message;
-  const oom = /out of memory|memory access out of bounds|Array buffer allocation failed|Cannot enlarge memory|bad_alloc/i.test(message);
+  // Emscripten's abort when malloc fails near the 32-bit heap's end reads only "Aborted()".
+  const oom = /out of memory|memory access out of bounds|Array buffer allocation failed|Cannot enlarge memory|bad_alloc/i.test(message) || (/Aborted\(/.test(message) && !!heap && heap > 1.5 * 2 ** 30);
   return oom ? { status: "out-of-memory", message: withHeap } : { status: "error", message: withHeap };
 }
 

@@ -434,7 +434,7 @@ export function renderText(doc: BenchDocument): string {
   for (const r of doc.models) {
     out.push("");
     const p = r.params;
-    const pt = p.torch === null ? "PyTorch: —" : p.match ? `PyTorch ${p.torch.toLocaleString("en-US")}: equal` : `PyTorch ${p.torch.toLocaleString("en-US")}: MISMATCH`;
+    const pt = p.torch === null ? "PyTorch: —" : p.match === null ? `PyTorch ${p.torch.toLocaleString("en-US")}` : p.match ? `PyTorch ${p.torch.toLocaleString("en-US")}: equal` : `PyTorch ${p.torch.toLocaleString("en-US")}: MISMATCH`;
     out.push(`${r.id}: ${r.preset}, ${r.numClasses} classes, batch ${r.batch}, ${p.ours === null ? "?" : p.ours.toLocaleString("en-US")} parameters (${pt})`);
     const withTorch = r.torch !== null;
     const rows: string[][] = [["backend", "train img/s", "infer img/s", ...(withTorch ? ["train ours/PyTorch", "infer ours/PyTorch"] : [])]];
@@ -512,6 +512,12 @@ async function main(argv: string[]): Promise<number> {
     log(`bench:   ${b}: ${p.available ? `${p.name} (${p.detail})` : `unavailable (${shortReason(b, p.reason ?? "")})`}`);
   }
   const usable = probes.filter((p) => p.available).map((p) => p.choice);
+  // A backend asked for by name that cannot start: say so now, before minutes of PyTorch measurements.
+  const missing = explicit ? probes.filter((p) => !p.available) : [];
+  if (missing.length) {
+    for (const p of missing) process.stderr.write(`bench: FAILED: requested backend ${p.choice} is unavailable: ${p.reason ?? "no reason given"}\n`);
+    return 1;
+  }
   let torch: TorchInfo = { available: false, python: o.python, reason: "disabled (--no-torch)" };
   if (o.torch) {
     torch = torchInfo(o.python);
@@ -536,7 +542,6 @@ async function main(argv: string[]): Promise<number> {
   const total = o.models.length * (usable.length + (torch.available ? 1 : 0));
   let k = 0;
   const failures: string[] = [];
-  if (explicit) for (const p of probes) if (!p.available) failures.push(`requested backend ${p.choice} is unavailable`);
   for (const id of o.models) {
     const m = BENCH_MODELS[id];
     const spec = presetSpec(m.preset, m.numClasses);
@@ -559,7 +564,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (report.params.ours !== null && report.params.torch !== null) {
       report.params.match = report.params.ours === report.params.torch;
-      log(`bench: ${id}: ${report.params.ours} parameters here, ${report.params.torch} in PyTorch${report.params.match ? "" : " — MISMATCH"}`);
+      log(`bench: ${id}: ${report.params.ours.toLocaleString("en-US")} parameters here, ${report.params.torch.toLocaleString("en-US")} in PyTorch${report.params.match ? "" : " — MISMATCH"}`);
       if (!report.params.match) failures.push(`${id}: ${report.params.ours} parameters here but ${report.params.torch} in PyTorch`);
     }
     const cells = [...Object.values(report.backends), ...(report.torch ? [report.torch] : [])];

@@ -88,4 +88,17 @@ test("bench: bad options exit with status 2 and name the flag and the value", ()
     assert.match(r.stderr, message);
     assert.equal(r.stdout, "");
   }
+  // A backend asked for by name that cannot start fails at once (before any PyTorch measurement), saying why.
+  let nodeInstalled = true;
+  try {
+    require.resolve("@tensorflow/tfjs-node");
+  } catch {
+    nodeInstalled = false;
+  }
+  if (!nodeInstalled) {
+    const r = bench("--backends", "node", "--models", "resnet20");
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /FAILED: requested backend node is unavailable: .*tfjs-node/);
+    assert.doesNotMatch(r.stderr, /PyTorch/);
+  }
 });

@@ -168,7 +168,7 @@ async function select(opts: InitBackendOptions): Promise<string> {
   }
   const why = fallbacks.map((f) => `${f.choice}: ${f.reason}`).join("; ");
   const hint = candidates.some((c) => c === "node" || c === "node-gpu")
-    ? " (tfjs-node needs to download libtensorflow at install time: on a machine with internet access run `npm i @tensorflow/tfjs-node`, or `@tensorflow/tfjs-node-gpu` with CUDA; unset LAB_BACKEND to fall back to wasm)"
+    ? " (tfjs-node needs to download libtensorflow at install time: on a machine with internet access run `npm i @tensorflow/tfjs-node`, or `@tensorflow/tfjs-node-gpu` with CUDA; unset LAB_BACKEND to let the lab pick onednn, then wasm)"
     : "";
   throw new Error(explicit ? `${reason} requested but unavailable: ${why}${hint}` : `no TensorFlow.js backend could be initialised: ${why}`);
 }

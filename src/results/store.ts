@@ -487,6 +487,9 @@ export class ResultsStore {
       );
     }
     if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) return notOurs(this.file, `SQLite reports "${msg}"`);
+    if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || code.startsWith("SQLITE_IOERR")) {
+      return new ResultsStoreError("cannot-open", this.file, `cannot open the results store ${this.file} for writing: SQLite reports "${msg}" (${code}); check that its folder exists and is writable, or set LAB_RESULTS_DB to another file`);
+    }
     return err instanceof Error ? err : new Error(msg);
   }
 

@@ -285,6 +285,8 @@ test("a store whose folder cannot be made is refused at once, naming the folder:
   if (fs.existsSync("/proc/self")) {
     // Node's recursive mkdir never returns here; the store must not hang.
     assert.throws(() => openStore("/proc/no-such-dir/r.sqlite"), /cannot open the results store \/proc\/no-such-dir\/r\.sqlite: cannot create the directory \/proc\/no-such-dir/);
+    // A folder SQLite cannot create files in (even as root): the error names the file and what to do.
+    assert.throws(() => openStore("/proc/self/r.sqlite"), (e: Error) => e instanceof ResultsStoreError && e.code === "cannot-open" && /cannot open the results store \/proc\/self\/r\.sqlite for writing: .*SQLITE_CANTOPEN.*LAB_RESULTS_DB/.test(e.message));
   }
   assert.equal(fs.readFileSync(file, "utf8"), "x");
 });
