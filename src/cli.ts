@@ -350,7 +350,13 @@ async function sweepCommand(cmd: "train" | "sweep", args: string[]): Promise<num
     throw e;
   }
   await initBackend();
+  const onInterrupt = () => {
+    console.error(`\nminicifar-lab ${cmd}: interrupted; the run in progress stays "running" in the store with its last epoch's checkpoint: run the same command again to resume it`);
+    process.exit(130);
+  };
+  process.once("SIGINT", onInterrupt);
   const result = await runSweep(spec, db ? { resultsDb: db } : {});
+  process.removeListener("SIGINT", onInterrupt);
   // A sweep's diverged runs are results; a single training that diverged did not train.
   return result.rows.some((r) => r.status === "failed" || (cmd === "train" && r.status === "diverged")) ? 1 : 0;
 }
