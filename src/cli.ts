@@ -194,11 +194,11 @@ async function build(args: string[]): Promise<number> {
   });
   const executed = outcomes.map((x) => x.output);
   const reused = outcomes.filter((x) => x.how === "reused").map((x) => path.basename(x.notebook));
-  const times = outcomes.map((x) => `${path.basename(x.notebook)} ${x.how === "reused" ? "reused" : `${x.seconds.toFixed(0)}s`}`);
+  const times = outcomes.filter((x) => x.how === "executed").map((x) => `${path.basename(x.notebook)} ${x.seconds.toFixed(0)}s`);
   const code = await report(profile, pdf, only ? undefined : executed);
   const ran = notebooks.length - reused.length;
   console.log(
-    `\nbuild finished in ${((Date.now() - t0) / 1000).toFixed(0)}s: ${ran} notebook${ran === 1 ? "" : "s"} executed, ${reused.length} reused${reused.length ? ` (${reused.join(", ")})` : ""} (${times.join(", ")})`,
+    `\nbuild finished in ${((Date.now() - t0) / 1000).toFixed(0)}s: ${ran} notebook${ran === 1 ? "" : "s"} executed, ${reused.length} reused${reused.length ? ` (${reused.join(", ")})` : ""}${times.length ? `; ${times.join(", ")}` : ""}`,
   );
   return code;
 }
