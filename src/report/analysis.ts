@@ -137,18 +137,22 @@ export function conclusions(runs: RunRecord[], reference: readonly ReferenceMode
   if (scratch.length > 1) {
     const bestS = bestRun(scratch)!;
     const within = scratch.filter((r) => r.testAccuracy >= bestS.testAccuracy - 0.02).sort((a, b) => a.params - b.params)[0];
+    const costs = (r: RunRecord) =>
+      `${formatParams(r.params)} parameters, ${formatDuration(r.trainSeconds)} of training` +
+      (Number.isFinite(r.inferenceMsPerImage) ? `, ${(r.inferenceMsPerImage as number).toFixed(2)} ms per image` : "");
     if (within && within.id !== bestS.id) {
       out.push(
-        `Size: ${within.model.name} is within 2 points of the best scratch model (${formatPercent(within.testAccuracy)} vs ${formatPercent(bestS.testAccuracy)}) with ${formatParams(within.params)} parameters, ${(bestS.params / within.params).toFixed(1)}× fewer than ${bestS.model.name}.`,
+        `Best trade-off: ${within.model.name} (${costs(within)}) is within 2 points of the best scratch model (${formatPercent(within.testAccuracy)} vs ${formatPercent(bestS.testAccuracy)}) with ${(bestS.params / within.params).toFixed(1)}× fewer parameters than ${bestS.model.name} (${costs(bestS)}).`,
       );
     } else {
-      const smallest = [...scratch].sort((a, b) => a.params - b.params)[0];
+      // The smallest size tried, at its best accuracy (several runs may share it).
+      const smallest = [...scratch].sort((a, b) => a.params - b.params || b.testAccuracy - a.testAccuracy)[0];
       if (smallest.id !== bestS.id) {
         out.push(
-          `Size: the smallest scratch model, ${smallest.model.name} (${formatParams(smallest.params)}), reaches ${formatPercent(smallest.testAccuracy)}, ${((bestS.testAccuracy - smallest.testAccuracy) * 100).toFixed(1)} points below ${bestS.model.name} (${formatParams(bestS.params)}).`,
+          `Best trade-off: no smaller model comes within 2 points of ${bestS.model.name} (${formatPercent(bestS.testAccuracy)}; ${costs(bestS)}). The smallest, ${smallest.model.name} (${costs(smallest)}), reaches ${formatPercent(smallest.testAccuracy)}: ${((bestS.testAccuracy - smallest.testAccuracy) * 100).toFixed(1)} points less for ${(bestS.params / smallest.params).toFixed(1)}× fewer parameters.`,
         );
       } else {
-        out.push(`Size: the best scratch model, ${bestS.model.name}, is also the smallest one tried (${formatParams(bestS.params)} parameters).`);
+        out.push(`Best trade-off: the best scratch model, ${bestS.model.name}, is also the smallest one tried (${costs(bestS)}).`);
       }
     }
     const front = paretoFront(scratch);

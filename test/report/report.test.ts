@@ -115,6 +115,14 @@ test("slides: one section per slide, generated from the runs", async () => {
 const SWEEP_RUNS = path.join(FIX, "sweep-runs");
 const sweepRuns = (): RunRecord[] => fs.readdirSync(SWEEP_RUNS).map((f) => JSON.parse(fs.readFileSync(path.join(SWEEP_RUNS, f), "utf8")) as RunRecord);
 
+test("the conclusion names the best trade-off with its size, training time and latency", () => {
+  const c = conclusions(sweepRuns());
+  const t = c.find((x) => x.startsWith("Best trade-off: "));
+  assert.ok(t, c.join("\n"));
+  assert.match(t!, /VGG11-w16 \(74\.\d\d%; 579k parameters, [\d.]+ s of training, [\d.]+ ms per image\)/);
+  assert.match(t!, /The smallest, ResNet8-w8 .*: [\d.]+ points less for 29\.3× fewer parameters/);
+});
+
 test("slides of a real quick build's exploration: each family's stages, the strategy per sweep, the compromise charts", async () => {
   const recs = sweepRuns();
   const sections = await buildSlides(recs, { title: "Quick deck" });
