@@ -143,6 +143,7 @@ async function report(profile: string, pdf: boolean, notebooks?: string[]): Prom
   if (runs.length === 0) {
     throw new Error(`no finished runs of profile "${profile}" in ${resultsDb()}; run \`minicifar-lab build --profile ${profile}\` first`);
   }
+  await initBackend({ log: () => {} }); // the slides rebuild models (stage tables): on the lab's backend, quietly
   const r = await buildReport({ notebooks: executed, runs, outDir, pdf });
   // buildReport prints the paths, and the reason when the PDF could not be written.
   return r.pdfError ? 2 : 0;

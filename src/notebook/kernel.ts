@@ -324,7 +324,8 @@ export class KernelClient {
     const p = this.pending.get(parentId);
     if (p && m.header.msg_type === "execute_reply") {
       p.reply = m;
-      p.timing["shell.execute_reply"] = m.header.date ?? new Date().toISOString();
+      // When the reply arrived: tslab's reply header carries the request's start time, not the reply's.
+      p.timing["shell.execute_reply"] = new Date().toISOString();
       this.maybeFinish(p);
     }
   }

@@ -170,6 +170,8 @@ export async function runNotebook(input: string, output: string, opts: RunNotebo
         });
       } catch (err) {
         const e = err as Error;
+        // The cell was sent (it may have printed): it gets its number, as nbclient numbers a started cell.
+        if (left > 0) cell.execution_count = ++counter;
         if (e instanceof CellTimeoutError) graceMs = 300; // the kernel is busy: don't wait long for a clean exit
         const prefix =
           e instanceof CellTimeoutError

@@ -109,6 +109,12 @@ export function sweepSummary(runs: RunRecord[]): SweepSummary {
   return { runs: runs.length, models: new Set(runs.map((r) => r.model.name)).size, varied, fixed };
 }
 
+/** "6 epochs" of a run (the epochs it recorded, else the planned ones). */
+function epochsOf(r: RunRecord): string {
+  const n = r.epochs?.length || r.train?.epochs;
+  return `${n} epoch${n === 1 ? "" : "s"}`;
+}
+
 /** Closest reference model by parameter count (log distance). */
 function nearestReference(params: number, reference: readonly ReferenceModel[]): ReferenceModel | undefined {
   let best: ReferenceModel | undefined;
@@ -187,8 +193,8 @@ export function conclusions(runs: RunRecord[], reference: readonly ReferenceMode
       const gap = (transfer.testAccuracy - same.testAccuracy) * 100;
       out.push(
         Math.abs(gap) < 0.5
-          ? `Same architecture (${backbone}): transfer and training from scratch end level (${formatPercent(transfer.testAccuracy)} vs ${formatPercent(same.testAccuracy)}).`
-          : `Same architecture (${backbone}): transfer (${transfer.task}) ${gap > 0 ? "beats" : "does worse than"} training from scratch by ${Math.abs(gap).toFixed(1)} points (${formatPercent(transfer.testAccuracy)} vs ${formatPercent(same.testAccuracy)})` +
+          ? `Same architecture (${backbone}): transfer and the best run from scratch end level (${formatPercent(transfer.testAccuracy)} after ${epochsOf(transfer)} vs ${formatPercent(same.testAccuracy)} after ${epochsOf(same)}).`
+          : `Same architecture (${backbone}): transfer (${transfer.task}) ${gap > 0 ? "beats" : "does worse than"} the best run from scratch by ${Math.abs(gap).toFixed(1)} points (${formatPercent(transfer.testAccuracy)} after ${epochsOf(transfer)} vs ${formatPercent(same.testAccuracy)} after ${epochsOf(same)})` +
             (gap < 0 ? "; with this pretraining budget (CIFAR-100 images × epochs), the pretrained features did not pay off." : "."),
       );
     }

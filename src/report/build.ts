@@ -72,7 +72,7 @@ async function summarySection(runs: RunRecord[]): Promise<string> {
 
 /** Build the HTML report, the slides HTML and (when Chromium is available) the slides PDF. */
 export async function buildReport(options: BuildReportOptions): Promise<BuildReportResult> {
-  const templatesDir = options.templatesDir ?? DEFAULT_TEMPLATES_DIR;
+  const templatesDir = options.templatesDir ?? (process.env.LAB_TEMPLATES ? path.resolve(process.env.LAB_TEMPLATES) : DEFAULT_TEMPLATES_DIR);
   const title = options.title ?? DEFAULT_TITLE;
   const log = options.log ?? ((line: string) => console.log(line));
   const outDir = path.resolve(options.outDir);
@@ -141,7 +141,7 @@ export async function buildReport(options: BuildReportOptions): Promise<BuildRep
     // An older slides.pdf no longer matches slides.html: remove it rather than leave it looking current.
     if (fs.existsSync(pdfFile)) {
       fs.rmSync(pdfFile);
-      log(`removed the outdated ${pdfFile}`);
+      log(`removed the outdated ${pdfFile}: it no longer matches the new slides.html${pdf ? "" : " (--no-pdf)"}`);
     }
   }
   return result;

@@ -210,7 +210,8 @@ function strategySlide(runs: RunRecord[]): string {
   if (groups.size === 0) return slide("strategy", "Exploration strategy", empty("No from-scratch runs are recorded, so there is no exploration to describe yet."));
   const rows = [...groups.entries()].map(([name, g]) => {
     const sum = sweepSummary(g);
-    const items = sum.varied.map((v) => searched(v.label.toLowerCase(), v.values));
+    // A setting only some runs have (momentum, absent under Adam) varied, but it is searched only with ≥ 2 values.
+    const items = sum.varied.filter((v) => v.values.filter((x) => x !== "–").length > 1).map((v) => searched(v.label.toLowerCase(), v.values));
     const models = [...new Set(g.map((r) => r.model.name))];
     if (models.length > 1) items.unshift(`model ${models.join(", ")}`);
     const best = g.reduce((b, r) => (finalValAccuracy(r) > finalValAccuracy(b) ? r : b));

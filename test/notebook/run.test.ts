@@ -65,6 +65,12 @@ test("runs a notebook: relative import, stdout, display_data, parameters, execut
   assert.equal(cells[4].execution_count, null); // empty cell is skipped
   assert.match(text(cells[5]), /"8\\n"/); // "hi there".length
   assert.deepEqual(cells.filter((c) => c.execution_count !== null).map((c) => c.execution_count), [1, 2, 3, 4, 5]);
+  // nbclient's timestamps, in the order they happen: busy, then the reply, then idle.
+  for (const c of cells.filter((x) => x.execution_count !== null)) {
+    const t = c.metadata.execution as Record<string, string>;
+    const [busy, reply, idle] = ["iopub.status.busy", "shell.execute_reply", "iopub.status.idle"].map((k) => Date.parse(t[k]));
+    assert.ok(busy <= reply && reply <= idle + 50, JSON.stringify(t));
+  }
   const t = cells[2].metadata.execution!;
   assert.ok(t["iopub.status.busy"] && t["shell.execute_reply"] && t["iopub.status.idle"]);
   assert.ok(lines.some((l) => /^\[hello\] cell 3\/5 \d+\.\d+s$/.test(l)), lines.join("\n"));
@@ -134,6 +140,7 @@ test("a cell that times out or kills the kernel is an error naming the cell; no 
   assert.equal((partial.metadata.minicifar_lab as { status: string; failed_cell: number }).status, "failed");
   assert.equal((partial.metadata.minicifar_lab as { failed_cell: number }).failed_cell, 2);
   assert.match(JSON.stringify(code(partial)[0].outputs), /ok/);
+  assert.equal(code(partial)[1].execution_count, 2, "the cell that killed the kernel had started: it is numbered");
   assert.equal(code(partial)[2].execution_count, null);
   // A time limit for the whole notebook: cells of 1 s each, a 4 s budget (kernel start included).
   const steady = mk("steady.ipynb", ["1", ...Array.from({ length: 5 }, () => "await new Promise((r) => setTimeout(r, 1000));")]);
@@ -143,6 +150,10 @@ test("a cell that times out or kills the kernel is an error naming the cell; no 
     assert.match(e.message, /the notebook did not finish within its limit of 4\.0 s/);
     return true;
   });
+  // A cell that ran 1 s before the limit: its reply is stamped when it came, about 1 s after busy.
+  const done = code(readNotebook(path.join(tmp, "steady.out.ipynb")))[1];
+  const t = done.metadata.execution as Record<string, string>;
+  assert.ok(Date.parse(t["shell.execute_reply"]) - Date.parse(t["iopub.status.busy"]) >= 900, JSON.stringify(t));
   assert.deepEqual(tslabChildren(), []);
 });
 
