@@ -307,6 +307,24 @@ test("a store locked by another process: reads go on, a write fails after the bu
       });
       child.on("exit", (code) => reject(new Error(`lock child exited (${code}) before locking: ${stderr}`)));
     });
+    // Make sure the child's write lock is visible from here before timing anything (a loaded machine can be slow
+    // to let it through): a probe connection must find the store busy.
+    const probeUntil = Date.now() + 10_000;
+    for (;;) {
+      const probe = new Database(file, { timeout: 0 });
+      let busy = false;
+      try {
+        probe.exec("BEGIN IMMEDIATE");
+        probe.exec("ROLLBACK");
+      } catch (e) {
+        busy = /SQLITE_BUSY|locked/i.test(String((e as { code?: string }).code ?? e));
+      } finally {
+        probe.close();
+      }
+      if (busy) break;
+      if (Date.now() > probeUntil) throw new Error(`the lock child printed "locked" but the store is not locked (child stderr: ${stderr})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const s = openStore(file, { busyTimeoutMs: 300 }); // opening needs no write lock
     try {
       assert.deepEqual(s.listRuns().map((r) => r.id), [a.id]); // WAL: readers see the last commit, not the child's insert
