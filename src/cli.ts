@@ -316,10 +316,11 @@ async function sweepCommand(cmd: "train" | "sweep", args: string[]): Promise<num
       noRest(args, "train");
       spec = singleRunSweep(readJsonFile(file, "train config"), file);
       if (fresh) {
-        for (const c of expandSweep(spec)) fs.rmSync(path.join(sweepCheckpointDir(db ?? resultsDb()), spec.name, `${c.hash}.ckpt`), { force: true });
+        const configs = expandSweep(spec);
+        for (const c of configs) fs.rmSync(path.join(sweepCheckpointDir(db ?? resultsDb()), spec.name, `${c.hash}.ckpt`), { force: true });
         const s = openStore(db ?? resultsDb());
         try {
-          for (const c of expandSweep(spec)) s.deleteRun(c.id);
+          for (const c of configs) s.deleteRun(c.id);
         } finally {
           s.close();
         }

@@ -13,10 +13,10 @@ import { LineProgress, type ProgressListener } from "../train/progress";
 import { inNotebook, sendDisplayBundle } from "./display";
 import { renderSvg } from "./render";
 import { trainingCurvesSpec } from "./specs";
+import { escapeHtml } from "../report/html";
 
 let counter = 0;
 
-const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 export class LiveTraining implements ProgressListener {
   private readonly id = `minicifar-live-${process.pid}-${Date.now()}-${++counter}`;

@@ -6,6 +6,7 @@ import type { TopLevelSpec } from "vega-lite";
 import type { RunRecord } from "../results/types";
 import { KUANGLIU, type ReferenceModel } from "../results/kuangliu";
 import { CHART_CONFIG, SOURCE_COLORS, TASK_COLORS } from "./theme";
+import { paretoFront } from "../report/analysis";
 
 export const REFERENCE_LABEL = "CIFAR-10 (kuangliu)";
 export const OURS_LABEL = "MINICIFAR (ours)";
@@ -414,15 +415,9 @@ function tradeoffView(runs: RunRecord[], axis: TradeoffAxis, width: number, heig
   const ax = TRADEOFF_AXES[axis];
   const kept = runs.filter((r) => Number.isFinite(r.testAccuracy) && Number.isFinite(r[axis] as number) && (r[axis] as number) > 0);
   const labels = runLabels(kept);
-  const rows = kept.map((r, i) => ({ id: r.id, model: labels[i], family: r.model.family, cost: r[axis] as number, accuracy: +(100 * r.testAccuracy).toFixed(2), front: false }));
-  // Pareto front: sorted by cost, keep the runs more accurate than every cheaper one.
-  let bestAcc = -Infinity;
-  for (const row of [...rows].sort((a, b) => a.cost - b.cost || b.accuracy - a.accuracy)) {
-    if (row.accuracy > bestAcc) {
-      row.front = true;
-      bestAcc = row.accuracy;
-    }
-  }
+  // Pareto front: the runs more accurate than every cheaper one.
+  const front = new Set(paretoFront(kept, (r) => r[axis] as number));
+  const rows = kept.map((r, i) => ({ id: r.id, model: labels[i], family: r.model.family, cost: r[axis] as number, accuracy: +(100 * r.testAccuracy).toFixed(2), front: front.has(r) }));
   const x = { field: "cost", type: "quantitative" as const, title: ax.title, scale: { type: "log" as const }, axis: { format: ax.format, grid: true } };
   const y = { field: "accuracy", type: "quantitative" as const, title: "Test accuracy (%)", scale: { zero: false } };
   return {

@@ -53,9 +53,12 @@ export function finalValAccuracy(r: RunRecord): number {
   return e ? e.valAccuracy : NaN;
 }
 
-/** Runs with no other run both smaller (or equal) and more accurate (or equal), sorted by size. */
-export function paretoFront(runs: RunRecord[]): RunRecord[] {
-  const sorted = [...runs].filter((r) => Number.isFinite(r.testAccuracy)).sort((a, b) => a.params - b.params || b.testAccuracy - a.testAccuracy);
+/**
+ * Runs with no other run both cheaper (or equal) and more accurate (or equal), sorted by cost; the cost is the
+ * parameter count unless given (training seconds, latency…).
+ */
+export function paretoFront(runs: RunRecord[], cost: (r: RunRecord) => number = (r) => r.params): RunRecord[] {
+  const sorted = [...runs].filter((r) => Number.isFinite(r.testAccuracy)).sort((a, b) => cost(a) - cost(b) || b.testAccuracy - a.testAccuracy);
   const front: RunRecord[] = [];
   let bestAcc = -Infinity;
   for (const r of sorted) {

@@ -41,7 +41,7 @@ import { ACTIVATIONS } from "../models/layers";
 import { PRESETS, checkSpec, presetSpec } from "../models";
 import type { ModelSpec, OptimizerName, RunRecord, RunStatus, TrainSpec } from "../results/types";
 import { OPTIMIZER_PARAMS } from "./optimizers";
-import { loadRuns, openStore, resultsDb } from "../results/store";
+import { getRun, loadRuns, openStore, resultsDb } from "../results/store";
 import { RandomState } from "../data/random-state";
 import { trainFromScratch, type Profile } from "./experiments";
 import { CheckpointMismatchError } from "./checkpoint";
@@ -49,7 +49,7 @@ import { DEFAULT_TRAIN } from "./loop";
 import { liveProgress } from "../charts/live";
 import { formatDuration, type ProgressListener } from "./progress";
 import { TRAIN_SPEC_KEYS, validateTrainSpec } from "./spec";
-import { bestPerFamily } from "../report/analysis";
+import { bestPerFamily, finalValAccuracy } from "../report/analysis";
 
 export { bestPerFamily };
 
@@ -528,14 +528,7 @@ export async function runSweep(input: SweepSpec | string, o: SweepOptions = {}):
       rows.push({ config: c, status: run.record.status ?? "done", how: "ran", record: run.record });
     } catch (e) {
       const err = (e as Error).message ?? String(e);
-      const s = openStore(db);
-      const rec = (() => {
-        try {
-          return s.getRun(c.id);
-        } finally {
-          s.close();
-        }
-      })();
+      const rec = getRun(c.id, db);
       const status = rec?.status === "diverged" ? "diverged" : "failed";
       if (status === "diverged") fs.rmSync(ckpt, { force: true });
       log(`sweep ${spec.name} [${i + 1}/${configs.length}] ${status}: ${err.split("\n")[0]}`);
@@ -553,10 +546,13 @@ export async function runSweep(input: SweepSpec | string, o: SweepOptions = {}):
   return { name: spec.name, rows, ...(best ? { best } : {}), seconds, budgetReached, summary };
 }
 
-/** A run's last validation accuracy: what the sweep ranks by (the test set is for the final report only). */
-function finalVal(r: SweepRow): number {
-  const e = r.record?.epochs ?? [];
-  return e.length ? e[e.length - 1].valAccuracy : NaN;
+/** A row's last validation accuracy: what the sweep ranks by (the test set is for the final report only). */
+const finalVal = (r: SweepRow): number => (r.record ? finalValAccuracy(r.record) : NaN);
+
+/** Left-aligned columns two spaces apart, the last one unpadded. */
+function textTable(head: string[], body: string[][]): string[] {
+  const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j].length)));
+  return [head, ...body].map((cells) => cells.map((c, j) => (j === cells.length - 1 ? c : c.padEnd(widths[j]))).join("  "));
 }
 
 /** The end-of-sweep summary: the best config (by validation accuracy) and a table of every config. */
@@ -573,14 +569,11 @@ export function sweepSummary(name: string, rows: SweepRow[], best: SweepRow | un
     r.record && Number.isFinite(r.record.trainSeconds) ? r.record.trainSeconds.toFixed(1) : "—",
     r.config.label,
   ]);
-  const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j].length)));
-  const line = (cells: string[]) => cells.map((c, j) => (j === cells.length - 1 ? c : c.padEnd(widths[j]))).join("  ");
   const counts = ["done", "diverged", "failed", "skipped-budget"].map((s) => [s, rows.filter((r) => r.status === s).length] as const).filter(([, n]) => n > 0);
   return [
     `sweep ${name}: ${plural(rows.length, "config")} in ${formatDuration(seconds)} (${counts.map(([s, n]) => `${n} ${s === "skipped-budget" ? "left for a later run (time budget)" : s}`).join(", ")})`,
     best ? `best (validation accuracy): ${best.config.label} — val ${pct(finalVal(best))}, test ${pct(best.record?.testAccuracy)}, ${best.record?.params.toLocaleString("en-US")} parameters, ${best.record?.trainSeconds.toFixed(1)} s training` : "best: none finished",
-    line(head),
-    ...body.map(line),
+    ...textTable(head, body),
     ...(budgetReached ? ["the time budget was reached: run the sweep again to continue"] : []),
   ].join("\n");
 }
@@ -619,21 +612,19 @@ export function bestPerFamilyTable(runs: RunRecord[]): string {
   const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "—");
   const head = ["family", "model", "params", "val acc", "test acc", "train s", "ms/img", "recipe"];
   const body = bestPerFamily(runs).map((r) => {
-    const e = r.epochs[r.epochs.length - 1];
     const t = r.train;
     return [
       r.model.family,
       r.model.name,
       r.params.toLocaleString("en-US"),
-      pct(e?.valAccuracy ?? NaN),
+      pct(finalValAccuracy(r)),
       pct(r.testAccuracy),
       Number.isFinite(r.trainSeconds) ? r.trainSeconds.toFixed(0) : "—",
       r.inferenceMsPerImage !== undefined && Number.isFinite(r.inferenceMsPerImage) ? r.inferenceMsPerImage.toFixed(2) : "—",
       `${t.optimizer} lr ${t.lr} wd ${t.weightDecay} bs ${t.batchSize} ${t.epochs} ep ${(t.augment ?? []).join("+") || "no aug"}`,
     ];
   });
-  const widths = head.map((h, j) => Math.max(h.length, ...body.map((b) => b[j].length)));
-  return [head, ...body].map((cells) => cells.map((c, j) => (j === cells.length - 1 ? c : c.padEnd(widths[j]))).join("  ")).join("\n");
+  return textTable(head, body).join("\n");
 }
 
 /** The finished runs of a profile's exploration (every stage's configs), from the store. */
