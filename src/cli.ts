@@ -13,7 +13,7 @@ import { buildReport } from "./report";
 import { buildModel, presetSpec, modelSummary, forwardFlops, PRESETS } from "./models";
 import type { ModelSpec } from "./results/types";
 import { loadRuns, openStore, resultsDb } from "./results/store";
-import { SpecFileError, SweepSpecError, expandSweep, readJsonFile, readSweepSpec, runSweep, singleRunSweep, sweepCheckpointDir, type SweepSpec } from "./train/sweep";
+import { SpecFileError, SweepSpecError, expandSweep, readJsonFile, readSweepSpec, runSweep, singleRunSweep, sweepCheckpointDir, type SweepConfig, type SweepSpec } from "./train/sweep";
 import { TrainSpecError } from "./train/spec";
 import { PROFILES } from "./train/experiments";
 import { logitsCommand } from "./models/torch/cli";
@@ -76,6 +76,13 @@ function takeOption(args: string[], name: string): string | undefined {
   if (v === undefined || v.startsWith("--")) throw new UsageError(`option ${name} needs a value`);
   args.splice(i, 2);
   return v;
+}
+
+/** The value of a numeric option, which must be > 0 (and an integer when `integer`); `what` is "number of seconds" etc. */
+function positiveNumber(flag: string, v: string, what: string, integer = false): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`${flag} must be a ${what}, got "${v}"`);
+  return n;
 }
 
 function noRest(args: string[], cmd: string): void {
@@ -154,10 +161,7 @@ function takeTimeouts(args: string[]): { cellTimeoutMs?: number; notebookTimeout
   const out: { cellTimeoutMs?: number; notebookTimeoutMs?: number; startTimeoutMs?: number } = {};
   for (const [flag, key] of [["--cell-timeout", "cellTimeoutMs"], ["--notebook-timeout", "notebookTimeoutMs"], ["--start-timeout", "startTimeoutMs"]] as const) {
     const v = takeOption(args, flag);
-    if (v === undefined) continue;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got "${v}"`);
-    out[key] = n * 1000;
+    if (v !== undefined) out[key] = positiveNumber(flag, v, "positive number of seconds") * 1000;
   }
   return out;
 }
@@ -308,48 +312,46 @@ async function sweepCommand(cmd: "train" | "sweep", args: string[]): Promise<num
   }
   const db = takeOption(args, "--results-db");
   let spec: SweepSpec;
+  let fresh = false;
+  let configs: SweepConfig[];
   try {
     if (cmd === "train") {
-      const fresh = takeFlag(args, "--fresh");
+      fresh = takeFlag(args, "--fresh");
       const file = takeOption(args, "--config");
       if (!file) throw new UsageError("train needs --config FILE (a JSON object { name?, model, train?, data?, profile? })");
       noRest(args, "train");
       spec = singleRunSweep(readJsonFile(file, "train config"), file);
-      if (fresh) {
-        const configs = expandSweep(spec);
-        for (const c of configs) fs.rmSync(path.join(sweepCheckpointDir(db ?? resultsDb()), spec.name, `${c.hash}.ckpt`), { force: true });
-        const s = openStore(db ?? resultsDb());
-        try {
-          for (const c of configs) s.deleteRun(c.id);
-        } finally {
-          s.close();
-        }
-      }
     } else {
       const minutes = takeOption(args, "--budget-minutes");
       const runs = takeOption(args, "--budget-runs");
       const file = args.shift();
       if (!file) throw new UsageError("sweep needs a spec file: minicifar-lab sweep FILE");
       noRest(args, "sweep");
-      const num = (flag: string, v: string, int: boolean) => {
-        const n = Number(v);
-        if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new UsageError(`${flag} must be a ${int ? "positive integer" : "positive number"}, got "${v}"`);
-        return n;
-      };
       const budget = {
-        ...(minutes !== undefined ? { minutes: num("--budget-minutes", minutes, false) } : {}),
-        ...(runs !== undefined ? { runs: num("--budget-runs", runs, true) } : {}),
+        ...(minutes !== undefined ? { minutes: positiveNumber("--budget-minutes", minutes, "positive number") } : {}),
+        ...(runs !== undefined ? { runs: positiveNumber("--budget-runs", runs, "positive integer", true) } : {}),
       };
       spec = readSweepSpec(file);
       if (Object.keys(budget).length) spec = { ...spec, budget: { ...spec.budget, ...budget } };
     }
-    expandSweep(spec); // every config is checked before the backend starts
+    configs = expandSweep(spec); // every config is checked before the backend starts
   } catch (e) {
     if (e instanceof SweepSpecError || e instanceof TrainSpecError || e instanceof SpecFileError) {
       console.error(`minicifar-lab ${cmd}: ${e.message}`);
       return 2;
     }
     throw e;
+  }
+  if (fresh) {
+    // train --fresh: forget the config's stored run and checkpoint, so that it trains from epoch 1.
+    const store = db ?? resultsDb();
+    for (const c of configs) fs.rmSync(path.join(sweepCheckpointDir(store), spec.name, `${c.hash}.ckpt`), { force: true });
+    const s = openStore(store);
+    try {
+      for (const c of configs) s.deleteRun(c.id);
+    } finally {
+      s.close();
+    }
   }
   await initBackend();
   const onInterrupt = () => {

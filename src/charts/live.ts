@@ -17,7 +17,6 @@ import { escapeHtml } from "../report/html";
 
 let counter = 0;
 
-
 export class LiveTraining implements ProgressListener {
   private readonly id = `minicifar-live-${process.pid}-${Date.now()}-${++counter}`;
   private readonly line = new LineProgress(() => {}, false, 0);
@@ -78,6 +77,6 @@ export class LiveTraining implements ProgressListener {
 }
 
 /** A LiveTraining display in a tslab notebook, else the terminal's progress line. */
-export function liveProgress(): ProgressListener & { onEpoch?(m: EpochMetrics): void } {
+export function liveProgress(): ProgressListener {
   return inNotebook() ? new LiveTraining() : new LineProgress();
 }

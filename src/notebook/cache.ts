@@ -15,7 +15,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { joinSource, readNotebook } from "./nbformat";
+import { joinSource, readNotebook, sortKeys } from "./nbformat";
 import { runNotebook, type RunNotebookOptions } from "./run";
 
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)["'](\.{1,2}\/[^"']*)["']/gm;
@@ -77,12 +77,6 @@ export function notebookDependencies(notebookFile: string, o: DependencyOptions)
   return [...seen].sort();
 }
 
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
-  return v;
-}
-
 export interface CacheKey {
   key: string;
   /** What went into the key, each with the first 16 hex digits of its SHA-256: "notebook", "parameters",
@@ -96,12 +90,12 @@ const sha = (data: string | Buffer) => crypto.createHash("sha256").update(data).
 export function notebookCacheKey(notebookFile: string, parameters: Record<string, unknown>, o: DependencyOptions): CacheKey {
   const parts: Record<string, string> = {
     notebook: sha(fs.readFileSync(notebookFile)),
-    parameters: sha(JSON.stringify(canonical(parameters))),
+    parameters: sha(JSON.stringify(sortKeys(parameters))),
   };
   for (const f of notebookDependencies(notebookFile, o)) parts[path.relative(o.root, f)] = f.endsWith(" (missing)") ? "missing" : sha(fs.readFileSync(f));
   const lock = path.join(o.root, "package-lock.json");
   if (fs.existsSync(lock)) parts["package-lock.json"] = sha(fs.readFileSync(lock));
-  const key = crypto.createHash("sha256").update(JSON.stringify(canonical(parts))).digest("hex");
+  const key = crypto.createHash("sha256").update(JSON.stringify(sortKeys(parts))).digest("hex");
   return { key, parts };
 }
 

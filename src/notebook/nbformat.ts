@@ -186,7 +186,7 @@ function normalizeBundle(data: MimeBundle): MimeBundle {
 }
 
 /** Deep copy with object keys sorted, as Jupyter writes them (`sort_keys=True`). */
-function sortKeys(v: unknown): unknown {
+export function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v && typeof v === "object") {
     const out: Record<string, unknown> = {};

@@ -6,7 +6,7 @@ import type { RunRecord } from "../results/types";
 import { KUANGLIU, type ReferenceModel } from "../results/kuangliu";
 import { ACCURACY_SUBTITLE, accuracyVsParamsSpec, runLabels, tradeoffPanelsSpec, transferRows, transferSpec, TRANSFER_TASK_TITLES } from "../charts/specs";
 import { buildModel } from "../models";
-import { forwardFlops, stageSummary } from "../models/summary";
+import { stageSummary } from "../models/summary";
 import { renderSvg } from "../charts/render";
 import { escapeHtml, inlineSvg } from "./html";
 import { formatDuration, formatParams, formatPercent, formatRate } from "./format";
@@ -149,7 +149,7 @@ function architectureSlides(runs: RunRecord[]): string[] {
       const model = buildModel(m);
       try {
         stages = stageSummary(model);
-        flops = forwardFlops(model);
+        flops = stages.reduce((n, st) => n + st.flops, 0); // the stages' FLOPs sum to the model's
       } finally {
         model.dispose();
       }

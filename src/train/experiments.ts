@@ -215,7 +215,8 @@ export async function trainFromScratch(o: {
   tf.util.assert(o.spec.numClasses === o.data.classes.length, () => `model has ${o.spec.numClasses} classes, MINICIFAR has ${o.data.classes.length}`);
   const meter = startMeter();
   const model = buildModel(o.spec, o.train.seed);
-  const id = `${o.profile}/${o.id ?? `scratch/${o.spec.name}`}`;
+  const runId = o.id ?? `scratch/${o.spec.name}`; // the record's id; the store keys it under the profile
+  const id = `${o.profile}/${runId}`;
   const store = o.track ? openStore(o.resultsDb) : undefined;
   let result: TrainResult;
   try {
@@ -249,7 +250,7 @@ export async function trainFromScratch(o: {
     throw err;
   }
   try {
-    const rec = record({ id: o.id ?? `scratch/${o.spec.name}`, task: "scratch", dataset: "minicifar", spec: o.spec, train: o.train, params: countParams(model), profile: o.profile, result, measured: await meter.finish(model, o.data.test) });
+    const rec = record({ id: runId, task: "scratch", dataset: "minicifar", spec: o.spec, train: o.train, params: countParams(model), profile: o.profile, result, measured: await meter.finish(model, o.data.test) });
     if (o.save !== false) {
       if (store) store.saveRun(rec);
       else saveRun(rec, o.resultsDb);

@@ -28,12 +28,12 @@ interface KeyRule {
   keys?: Record<string, KeyRule>;
 }
 
-const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+export const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const num = (lo: number, hi = Infinity, loOpen = false, hiOpen = false): Check => (v) => isNum(v) && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
 const int = (lo: number, hi = Number.MAX_SAFE_INTEGER): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 const bool: Check = (v) => typeof v === "boolean";
 const oneOf = (xs: readonly string[]): Check => (v) => typeof v === "string" && xs.includes(v);
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const usedBy = (key: string) => OPTIMIZERS.filter((o) => (OPTIMIZER_PARAMS[o] as readonly string[]).includes(key));
 const schedUsing = (key: string) => SCHEDULES.filter((s) => (SCHEDULE_PARAMS[s] as readonly string[]).includes(key));
 

@@ -48,7 +48,7 @@ import { CheckpointMismatchError } from "./checkpoint";
 import { DEFAULT_TRAIN } from "./loop";
 import { liveProgress } from "../charts/live";
 import { formatDuration, type ProgressListener } from "./progress";
-import { TRAIN_SPEC_KEYS, validateTrainSpec } from "./spec";
+import { TRAIN_SPEC_KEYS, isNum, isObj, validateTrainSpec } from "./spec";
 import { bestPerFamily, finalValAccuracy } from "../report/analysis";
 
 export { bestPerFamily };
@@ -143,8 +143,6 @@ export function describeTrainConfigKeys(): string {
   ].join("\n");
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const posInts = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 1);
 
 /** Model knobs a sweep may set, with their types (checkSpec has the final word on each built model). */
@@ -327,6 +325,9 @@ function shortValue(v: unknown): string {
   return String(v);
 }
 
+/** Every optimizer's parameters (a config that switches optimizer drops those its own does not take). */
+const ALL_OPTIMIZER_PARAMS = new Set(Object.values(OPTIMIZER_PARAMS).flat());
+
 /** Builds and validates every config of the sweep (the budget's `runs` applied); throws SweepSpecError listing bad ones. */
 export function expandSweep(input: SweepSpec): SweepConfig[] {
   const spec = validateSweepSpec(input);
@@ -364,8 +365,7 @@ export function expandSweep(input: SweepSpec): SweepConfig[] {
     if (!explicit.has("optimizer")) for (const k2 of Object.keys(spec.base?.train ?? {})) explicit.add(k2);
     const opt = train.optimizer as OptimizerName | undefined;
     if (opt && OPTIMIZER_PARAMS[opt]) {
-      const all = new Set(Object.values(OPTIMIZER_PARAMS).flat());
-      for (const k2 of all) if (!OPTIMIZER_PARAMS[opt].includes(k2) && !explicit.has(k2)) delete train[k2];
+      for (const k2 of ALL_OPTIMIZER_PARAMS) if (!OPTIMIZER_PARAMS[opt].includes(k2) && !explicit.has(k2)) delete train[k2];
     }
     const label = Object.entries(a).map(([key, v]) => `${key}=${shortValue(v)}`).join(" ") || "base";
     try {
@@ -546,6 +546,9 @@ export async function runSweep(input: SweepSpec | string, o: SweepOptions = {}):
   return { name: spec.name, rows, ...(best ? { best } : {}), seconds, budgetReached, summary };
 }
 
+/** A fraction as "81.0%", "—" when absent or not finite (the sweep's text tables). */
+const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "—" : `${(100 * x).toFixed(1)}%`);
+
 /** A row's last validation accuracy: what the sweep ranks by (the test set is for the final report only). */
 const finalVal = (r: SweepRow): number => (r.record ? finalValAccuracy(r.record) : NaN);
 
@@ -557,7 +560,6 @@ function textTable(head: string[], body: string[][]): string[] {
 
 /** The end-of-sweep summary: the best config (by validation accuracy) and a table of every config. */
 export function sweepSummary(name: string, rows: SweepRow[], best: SweepRow | undefined, seconds: number, budgetReached: boolean): string {
-  const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "—" : `${(100 * x).toFixed(1)}%`);
   const head = ["#", "status", "model", "params", "val acc", "test acc", "train s", "config"];
   const body = rows.map((r, i) => [
     String(i + 1),
@@ -609,7 +611,6 @@ export function singleRunSweep(config: unknown, file: string): SweepSpec {
 
 /** `bestPerFamily` as a text table (one line per family). */
 export function bestPerFamilyTable(runs: RunRecord[]): string {
-  const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : "—");
   const head = ["family", "model", "params", "val acc", "test acc", "train s", "ms/img", "recipe"];
   const body = bestPerFamily(runs).map((r) => {
     const t = r.train;

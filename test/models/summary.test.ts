@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { ResNet18, VGG, buildModel, forwardFlops, layerFlops, modelSummary, presetSpec } from "../../src/models";
+import { stageSummary } from "../../src/models/summary";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const cli = (...args: string[]) =>
@@ -126,4 +127,27 @@ test("forward FLOPs: residual adds, padding and every preset's layers are counte
   r18.dispose();
   const odd = { name: "x", getClassName: () => "Conv3D", getConfig: () => ({}), outputShape: [null, 1], weights: [] } as unknown as Parameters<typeof layerFlops>[0];
   assert.throws(() => layerFlops(odd), /forwardFlops: no FLOP rule for layer "x" of class Conv3D; counted classes: Conv2D, Dense, /);
+});
+
+test("stageSummary: the stages of each family in order, with their blocks, output shapes, and parameters and FLOPs that sum to the model's", () => {
+  const cases: [string, string[]][] = [
+    ["ResNet20-w16", ["stem:0:32x32x16", "layer1:3:32x32x16", "layer2:3:16x16x32", "layer3:3:8x8x64", "head:0:10"]],
+    ["ResNet50", ["stem:0:32x32x64", "layer1:3:32x32x256", "layer2:4:16x16x512", "layer3:6:8x8x1024", "layer4:3:4x4x2048", "head:0:10"]],
+    ["PreActResNet18", ["stem:0:32x32x64", "layer1:2:32x32x64", "layer2:2:16x16x128", "layer3:2:8x8x256", "layer4:2:4x4x512", "head:0:10"]],
+    ["DenseNet-g12-small", ["stem:0:32x32x24", "dense1:2:32x32x48", "trans1:0:16x16x24", "dense2:2:16x16x48", "trans2:0:8x8x24", "dense3:2:8x8x48", "head:0:10"]],
+    // VGG11's config 64 M 128 M 256 256 M 512 512 M 512 512 M at width ×1/4: a stage ends at each max-pool.
+    ["VGG11-w16", ["stage1:1:16x16x16", "stage2:1:8x8x32", "stage3:2:4x4x64", "stage4:2:2x2x128", "stage5:2:1x1x128", "head:0:10"]],
+  ];
+  for (const [preset, expected] of cases) {
+    const m = buildModel(presetSpec(preset, 10));
+    try {
+      const stages = stageSummary(m);
+      assert.deepEqual(stages.map((s) => `${s.name}:${s.units}:${s.outputShape.join("x")}`), expected, preset);
+      assert.equal(stages.reduce((n, s) => n + s.params, 0), modelSummary(m).params, `${preset} parameters`);
+      assert.equal(stages.reduce((n, s) => n + s.flops, 0), forwardFlops(m), `${preset} FLOPs`);
+      assert.ok(stages.every((s) => s.name === "stem" || s.name === "head" || s.params > 0), `${preset}: every stage holds weights`);
+    } finally {
+      m.dispose();
+    }
+  }
 });
